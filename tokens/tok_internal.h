@@ -1,0 +1,71 @@
+/* Private to tokens/: the context, module and token structures. */
+#ifndef TOK_INTERNAL_H
+#define TOK_INTERNAL_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include "tok.h"
+
+struct tok_module {
+	char path[256];
+	CK_FUNCTION_LIST *fn;
+};
+
+/* One slot of one module, kept for the life of the context (never freed on removal). */
+struct tok_token {
+	struct tok_module *module;
+	CK_SLOT_ID slot;
+	pthread_mutex_t lock;           /* serialises everything below and all calls on the session */
+	CK_SESSION_HANDLE session;      /* CK_INVALID_HANDLE when none is open */
+	time_t last_used;               /* for the login idle time */
+	int previous_wrong;             /* the last PIN tried was wrong */
+	int present;
+	char label[33];
+	char serial[17];
+};
+
+struct tok_ctx {
+	pthread_mutex_t lock;           /* protects the tokens array; taken before a token lock */
+	struct tok_module *modules;
+	size_t n_modules;
+	CK_FUNCTION_LIST **p11kit_modules;  /* when loaded from the p11-kit registry */
+	struct tok_token **tokens;
+	size_t n_tokens;
+	unsigned login_ttl;
+};
+
+/* Records rv as this thread's last CK_RV and maps it to a CS_ERR_*. */
+int tok_map_rv(CK_RV rv);
+
+/* Copies a blank-padded PKCS#11 string into a NUL-terminated one without the blanks. */
+void tok_copy_padded(char *dst, size_t dst_size, const CK_UTF8CHAR *src, size_t src_len);
+
+/* Fills info from the module for token t (token lock not needed). */
+int tok_token_read_info(struct tok_token *t, struct tok_token_info *info);
+
+/*
+ * Opens the token's session if none is open. Caller holds t->lock.
+ * Returns 0, CS_ERR_NO_TOKEN or another CS_ERR_*.
+ */
+int tok_token_session(struct tok_token *t);
+
+/* Forgets the session after the token went away or closed it. Caller holds t->lock. */
+void tok_token_drop_session(struct tok_token *t);
+
+/* Builds the pkcs11: URI of an object with this CKA_ID and class on token info. */
+int tok_object_uri(const struct tok_token_info *info, const uint8_t *id, size_t id_len,
+                   CK_OBJECT_CLASS klass, const char *label, char **ret_uri);
+
+/*
+ * Finds the token a URI names and returns it with its lock HELD (the caller
+ * unlocks). CS_ERR_NO_TOKEN if no present token matches.
+ */
+int tok_lock_token_for_uri(struct tok_ctx *ctx, const char *uri, struct tok_token **ret_token);
+
+/* Reads a private key's type, CKA_ALWAYS_AUTHENTICATE, modulus size (RSA) or curve (EC). */
+int tok_read_key_facts(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
+                       CK_KEY_TYPE *ret_type, CK_BBOOL *ret_always_auth,
+                       CK_ULONG *ret_modulus_bytes, int *ret_curve_nid);
+
+#endif

@@ -1,0 +1,389 @@
+/* Objects on tokens: certificate + key pairs by CKA_ID, and their pkcs11: URIs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/uri.h>
+
+#include "cs_error.h"
+#include "tok_internal.h"
+
+#define MAX_OBJECTS 256
+#define MAX_ID_LEN 64
+
+void
+tok_identity_clear(struct tok_identity *id)
+{
+	free(id->key_uri);
+	free(id->cert_uri);
+	free(id->cert_der);
+	free(id->label);
+	memset(id, 0, sizeof(*id));
+}
+
+void
+tok_identities_free(struct tok_identity *ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; ids != NULL && i < n; i++)
+		tok_identity_clear(&ids[i]);
+	free(ids);
+}
+
+/* p11-kit matches URIs against a CK_TOKEN_INFO: rebuild one from our copy. */
+static void
+fill_token_info(const struct tok_token_info *info, CK_TOKEN_INFO *ti)
+{
+	memset(ti, ' ', sizeof(*ti));
+	memcpy(ti->label, info->label, strlen(info->label));
+	memcpy(ti->serialNumber, info->serial, strlen(info->serial));
+	memcpy(ti->manufacturerID, info->manufacturer, strlen(info->manufacturer));
+	memcpy(ti->model, info->model, strlen(info->model));
+	ti->flags = 0;
+}
+
+int
+tok_object_uri(const struct tok_token_info *info, const uint8_t *id, size_t id_len,
+               CK_OBJECT_CLASS klass, const char *label, char **ret_uri)
+{
+	P11KitUri *uri;
+	CK_TOKEN_INFO *ti;
+	CK_ATTRIBUTE attr;
+	int r = CS_ERR_NOMEM;
+
+	*ret_uri = NULL;
+	if ((uri = p11_kit_uri_new()) == NULL)
+		return CS_ERR_NOMEM;
+	ti = p11_kit_uri_get_token_info(uri);
+	fill_token_info(info, ti);
+	/* Model and manufacturer stay out (p11-kit leaves zeroed fields unset):
+	 * label and serial name a token well enough. */
+	memset(ti->model, 0, sizeof(ti->model));
+	memset(ti->manufacturerID, 0, sizeof(ti->manufacturerID));
+	attr.type = CKA_ID;
+	attr.pValue = (void *)id;
+	attr.ulValueLen = id_len;
+	if (p11_kit_uri_set_attribute(uri, &attr) != P11_KIT_URI_OK)
+		goto out;
+	attr.type = CKA_CLASS;
+	attr.pValue = &klass;
+	attr.ulValueLen = sizeof(klass);
+	if (p11_kit_uri_set_attribute(uri, &attr) != P11_KIT_URI_OK)
+		goto out;
+	if (label != NULL && label[0] != '\0') {
+		attr.type = CKA_LABEL;
+		attr.pValue = (void *)label;
+		attr.ulValueLen = strlen(label);
+		if (p11_kit_uri_set_attribute(uri, &attr) != P11_KIT_URI_OK)
+			goto out;
+	}
+	if (p11_kit_uri_format(uri, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, ret_uri) != P11_KIT_URI_OK)
+		goto out;
+	r = 0;
+out:
+	p11_kit_uri_free(uri);
+	return r;
+}
+
+/* Parses a key or certificate URI; CS_ERR_BAD_FORMAT for anything p11-kit refuses. */
+static int
+parse_uri(const char *text, P11KitUri **ret_uri)
+{
+	P11KitUri *uri;
+
+	*ret_uri = NULL;
+	if ((uri = p11_kit_uri_new()) == NULL)
+		return CS_ERR_NOMEM;
+	if (p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, uri) != P11_KIT_URI_OK ||
+	    p11_kit_uri_any_unrecognized(uri)) {
+		p11_kit_uri_free(uri);
+		return CS_ERR_BAD_FORMAT;
+	}
+	*ret_uri = uri;
+	return 0;
+}
+
+static int
+uri_matches_token(P11KitUri *uri, const struct tok_token_info *info)
+{
+	CK_TOKEN_INFO ti;
+
+	fill_token_info(info, &ti);
+	return p11_kit_uri_match_token_info(uri, &ti);
+}
+
+int
+tok_lock_token_for_uri(struct tok_ctx *ctx, const char *text, struct tok_token **ret_token)
+{
+	struct tok_token_info info;
+	P11KitUri *uri;
+	size_t i;
+	int r;
+
+	*ret_token = NULL;
+	if ((r = parse_uri(text, &uri)) != 0)
+		return r;
+	r = CS_ERR_NO_TOKEN;
+	pthread_mutex_lock(&ctx->lock);
+	for (i = 0; i < ctx->n_tokens; i++) {
+		struct tok_token *t = ctx->tokens[i];
+
+		if (tok_token_read_info(t, &info) != 0 || !info.present)
+			continue;
+		if (!uri_matches_token(uri, &info))
+			continue;
+		pthread_mutex_lock(&t->lock);
+		*ret_token = t;
+		r = 0;
+		break;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	p11_kit_uri_free(uri);
+	return r;
+}
+
+/* Finds up to max objects matching tmpl on the session. */
+static int
+find_objects(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl,
+             CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *ret_n)
+{
+	CK_RV rv;
+
+	*ret_n = 0;
+	if ((rv = fn->C_FindObjectsInit(s, tmpl, n_tmpl)) != CKR_OK)
+		return tok_map_rv(rv);
+	rv = fn->C_FindObjects(s, objs, max, ret_n);
+	(void)fn->C_FindObjectsFinal(s);
+	return tok_map_rv(rv);
+}
+
+/* Reads one variable-length attribute into a new buffer (NUL-terminated for text). */
+static int
+get_attr_alloc(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+               CK_ATTRIBUTE_TYPE type, uint8_t **ret, size_t *ret_len)
+{
+	CK_ATTRIBUTE a = { type, NULL, 0 };
+	CK_RV rv;
+
+	*ret = NULL;
+	*ret_len = 0;
+	if ((rv = fn->C_GetAttributeValue(s, o, &a, 1)) != CKR_OK)
+		return tok_map_rv(rv);
+	if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > 64 * 1024)
+		return CS_ERR_BAD_FORMAT;
+	if ((a.pValue = calloc(1, a.ulValueLen + 1)) == NULL)
+		return CS_ERR_NOMEM;
+	if ((rv = fn->C_GetAttributeValue(s, o, &a, 1)) != CKR_OK) {
+		free(a.pValue);
+		return tok_map_rv(rv);
+	}
+	*ret = a.pValue;
+	*ret_len = a.ulValueLen;
+	return 0;
+}
+
+static CK_BBOOL
+get_bool(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type)
+{
+	CK_BBOOL v = CK_FALSE;
+	CK_ATTRIBUTE a = { type, &v, sizeof(v) };
+
+	if (fn->C_GetAttributeValue(s, o, &a, 1) != CKR_OK)
+		return CK_FALSE;
+	return v;
+}
+
+/* Looks for the key half of a pair: the private key if visible, else the public key. */
+static int
+describe_key(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, const uint8_t *id, size_t id_len,
+             struct tok_identity *ident)
+{
+	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[2] = {
+		{ CKA_CLASS, &klass, sizeof(klass) },
+		{ CKA_ID, (void *)id, id_len },
+	};
+	CK_OBJECT_HANDLE o;
+	CK_ULONG n;
+	CK_KEY_TYPE kt = 0;
+	CK_ATTRIBUTE kta = { CKA_KEY_TYPE, &kt, sizeof(kt) };
+	int r, is_private = 1;
+
+	if ((r = find_objects(fn, s, tmpl, 2, &o, 1, &n)) != 0)
+		return r;
+	if (n == 0) {
+		/* Private keys are often invisible before login; the public key speaks for them. */
+		klass = CKO_PUBLIC_KEY;
+		is_private = 0;
+		if ((r = find_objects(fn, s, tmpl, 2, &o, 1, &n)) != 0)
+			return r;
+		if (n == 0)
+			return CS_ERR_NOT_FOUND;
+	}
+	if (fn->C_GetAttributeValue(s, o, &kta, 1) != CKR_OK)
+		return CS_ERR_TOKEN;
+	if (kt == CKK_RSA)
+		ident->key_type = TOK_KEY_RSA;
+	else if (kt == CKK_EC)
+		ident->key_type = TOK_KEY_EC;
+	else
+		return CS_ERR_MECHANISM;
+	ident->local = get_bool(fn, s, o, CKA_LOCAL);
+	ident->can_sign = get_bool(fn, s, o, is_private ? CKA_SIGN : CKA_VERIFY);
+	ident->can_decrypt = get_bool(fn, s, o, is_private ? CKA_DECRYPT : CKA_ENCRYPT);
+	ident->can_derive = get_bool(fn, s, o, CKA_DERIVE);
+	if (is_private)
+		ident->always_authenticate = get_bool(fn, s, o, CKA_ALWAYS_AUTHENTICATE);
+	return 0;
+}
+
+/* Appends the identities of one token (caller holds its lock and an open session). */
+static int
+token_identities(struct tok_token *t, const struct tok_token_info *info,
+                 struct tok_identity **ids, size_t *n_ids)
+{
+	CK_FUNCTION_LIST *fn = t->module->fn;
+	CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ctype = CKC_X_509;
+	CK_ATTRIBUTE tmpl[2] = {
+		{ CKA_CLASS, &klass, sizeof(klass) },
+		{ CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype) },
+	};
+	CK_OBJECT_HANDLE certs[MAX_OBJECTS];
+	CK_ULONG n, i;
+	uint8_t *id = NULL, *label = NULL;
+	size_t id_len, label_len;
+	struct tok_identity ident, *grown;
+	int r;
+
+	if ((r = find_objects(fn, t->session, tmpl, 2, certs, MAX_OBJECTS, &n)) != 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		memset(&ident, 0, sizeof(ident));
+		free(id);
+		id = NULL;
+		if (get_attr_alloc(fn, t->session, certs[i], CKA_ID, &id, &id_len) != 0 ||
+		    id_len == 0 || id_len > MAX_ID_LEN)
+			continue;
+		if (describe_key(fn, t->session, id, id_len, &ident) != 0)
+			continue;       /* a CA certificate, or a key we cannot use */
+		ident.token = *info;
+		if ((r = get_attr_alloc(fn, t->session, certs[i], CKA_VALUE, &ident.cert_der,
+		                        &ident.cert_len)) != 0)
+			goto fail;
+		if (get_attr_alloc(fn, t->session, certs[i], CKA_LABEL, &label, &label_len) == 0)
+			ident.label = (char *)label;
+		label = NULL;
+		if ((r = tok_object_uri(info, id, id_len, CKO_PRIVATE_KEY, NULL, &ident.key_uri)) != 0 ||
+		    (r = tok_object_uri(info, id, id_len, CKO_CERTIFICATE, NULL, &ident.cert_uri)) != 0)
+			goto fail;
+		if ((grown = realloc(*ids, (*n_ids + 1) * sizeof(**ids))) == NULL) {
+			r = CS_ERR_NOMEM;
+			goto fail;
+		}
+		*ids = grown;
+		(*ids)[(*n_ids)++] = ident;
+	}
+	free(id);
+	return 0;
+fail:
+	free(id);
+	tok_identity_clear(&ident);
+	return r;
+}
+
+int
+tok_list_identities(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *ret_n)
+{
+	struct tok_identity *ids = NULL;
+	struct tok_token_info info;
+	size_t n = 0, i;
+	int r = 0;
+
+	*ret_ids = NULL;
+	*ret_n = 0;
+	pthread_mutex_lock(&ctx->lock);
+	for (i = 0; i < ctx->n_tokens && r == 0; i++) {
+		struct tok_token *t = ctx->tokens[i];
+
+		if (tok_token_read_info(t, &info) != 0 || !info.present)
+			continue;
+		pthread_mutex_lock(&t->lock);
+		if (tok_token_session(t) == 0) {
+			r = token_identities(t, &info, &ids, &n);
+			/* A token pulled while we listed it is skipped, not an error. */
+			if (r == CS_ERR_TOKEN_REMOVED || r == CS_ERR_NO_TOKEN) {
+				tok_token_drop_session(t);
+				r = 0;
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (r != 0) {
+		tok_identities_free(ids, n);
+		return r;
+	}
+	*ret_ids = ids;
+	*ret_n = n;
+	return 0;
+}
+
+/* Whether the request URI's object attributes (id, label, class) fit identity ident. */
+static int
+identity_matches(P11KitUri *request, const struct tok_identity *ident)
+{
+	P11KitUri *cand;
+	CK_ATTRIBUTE attrs[4], *have;
+	CK_ULONG n_have, n = 0, i;
+	int match;
+
+	if (parse_uri(ident->key_uri, &cand) != 0)
+		return 0;
+	have = p11_kit_uri_get_attributes(cand, &n_have);
+	for (i = 0; i < n_have && n < 3; i++)
+		attrs[n++] = have[i];
+	if (ident->label != NULL) {
+		attrs[n].type = CKA_LABEL;
+		attrs[n].pValue = ident->label;
+		attrs[n].ulValueLen = strlen(ident->label);
+		n++;
+	}
+	match = p11_kit_uri_match_attributes(request, attrs, n);
+	p11_kit_uri_free(cand);
+	return match;
+}
+
+int
+tok_find_identity(struct tok_ctx *ctx, const char *key_uri, struct tok_identity *ret_id)
+{
+	struct tok_identity *ids = NULL;
+	P11KitUri *uri;
+	size_t n = 0, i;
+	int r, token_seen = 0;
+
+	memset(ret_id, 0, sizeof(*ret_id));
+	if ((r = parse_uri(key_uri, &uri)) != 0)
+		return r;
+	if ((r = tok_list_identities(ctx, &ids, &n)) != 0)
+		goto out;
+	r = CS_ERR_NOT_FOUND;
+	for (i = 0; i < n; i++) {
+		if (!uri_matches_token(uri, &ids[i].token))
+			continue;
+		token_seen = 1;
+		if (identity_matches(uri, &ids[i])) {
+			*ret_id = ids[i];
+			memset(&ids[i], 0, sizeof(ids[i]));
+			r = 0;
+			break;
+		}
+	}
+	if (r == CS_ERR_NOT_FOUND && !token_seen)
+		r = CS_ERR_NO_TOKEN;
+out:
+	tok_identities_free(ids, n);
+	p11_kit_uri_free(uri);
+	return r;
+}
