@@ -18,12 +18,12 @@ struct curve {
 };
 
 static const struct curve curves[] = {
-	/* 1.2.840.10045.3.1.7 */
-	{NID_X9_62_prime256v1, 32, 10, {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}},
-	/* 1.3.132.0.34 */
-	{NID_secp384r1, 48, 7, {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}},
-	/* 1.3.132.0.35 */
-	{NID_secp521r1, 66, 7, {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}},
+    /* 1.2.840.10045.3.1.7 */
+    {NID_X9_62_prime256v1, 32, 10, {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}},
+    /* 1.3.132.0.34 */
+    {NID_secp384r1, 48, 7, {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}},
+    /* 1.3.132.0.35 */
+    {NID_secp521r1, 66, 7, {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}},
 };
 
 static const struct curve *
@@ -135,8 +135,8 @@ out:
 }
 
 int
-tok_ec_point_to_der_octet_string(const uint8_t *point, size_t len, uint8_t *out,
-                                 size_t out_size, size_t *ret_len)
+tok_ec_point_to_der_octet_string(const uint8_t *point, size_t len, uint8_t *out, size_t out_size,
+                                 size_t *ret_len)
 {
 	size_t hdr;
 

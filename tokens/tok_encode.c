@@ -20,27 +20,32 @@ struct digestinfo_prefix {
 	uint8_t prefix[19];
 };
 
+/* SHA-1's 15 bytes, OID 1.3.14.3.2.26. */
+#define SHA1_PREFIX                                                                                \
+	{                                                                                          \
+		0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00,      \
+		    0x04, 0x14                                                                     \
+	}
+
 /* The 19-byte form: a 9-byte NIST OID under 2.16.840.1.101.3.4.2 (arc `last`). */
-#define NIST_PREFIX(total, last, dl)                                                       \
-	{                                                                                  \
-		0x30, (total), 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, \
-			0x04, 0x02, (last), 0x05, 0x00, 0x04, (dl)                         \
+#define NIST_PREFIX(total, last, dl)                                                               \
+	{                                                                                          \
+		0x30, (total), 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04,   \
+		    0x02, (last), 0x05, 0x00, 0x04, (dl)                                           \
 	}
 
 static const struct digestinfo_prefix prefixes[] = {
-	{NID_sha1, 20, 15,
-	 {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
-	  0x14}},
-	{NID_sha224, 28, 19, NIST_PREFIX(0x2d, 0x04, 0x1c)},
-	{NID_sha256, 32, 19, NIST_PREFIX(0x31, 0x01, 0x20)},
-	{NID_sha384, 48, 19, NIST_PREFIX(0x41, 0x02, 0x30)},
-	{NID_sha512, 64, 19, NIST_PREFIX(0x51, 0x03, 0x40)},
-	{NID_sha512_224, 28, 19, NIST_PREFIX(0x2d, 0x05, 0x1c)},
-	{NID_sha512_256, 32, 19, NIST_PREFIX(0x31, 0x06, 0x20)},
-	{NID_sha3_224, 28, 19, NIST_PREFIX(0x2d, 0x07, 0x1c)},
-	{NID_sha3_256, 32, 19, NIST_PREFIX(0x31, 0x08, 0x20)},
-	{NID_sha3_384, 48, 19, NIST_PREFIX(0x41, 0x09, 0x30)},
-	{NID_sha3_512, 64, 19, NIST_PREFIX(0x51, 0x0a, 0x40)},
+    {NID_sha1, 20, 15, SHA1_PREFIX},
+    {NID_sha224, 28, 19, NIST_PREFIX(0x2d, 0x04, 0x1c)},
+    {NID_sha256, 32, 19, NIST_PREFIX(0x31, 0x01, 0x20)},
+    {NID_sha384, 48, 19, NIST_PREFIX(0x41, 0x02, 0x30)},
+    {NID_sha512, 64, 19, NIST_PREFIX(0x51, 0x03, 0x40)},
+    {NID_sha512_224, 28, 19, NIST_PREFIX(0x2d, 0x05, 0x1c)},
+    {NID_sha512_256, 32, 19, NIST_PREFIX(0x31, 0x06, 0x20)},
+    {NID_sha3_224, 28, 19, NIST_PREFIX(0x2d, 0x07, 0x1c)},
+    {NID_sha3_256, 32, 19, NIST_PREFIX(0x31, 0x08, 0x20)},
+    {NID_sha3_384, 48, 19, NIST_PREFIX(0x41, 0x09, 0x30)},
+    {NID_sha3_512, 64, 19, NIST_PREFIX(0x51, 0x0a, 0x40)},
 };
 
 static const struct digestinfo_prefix *
@@ -220,11 +225,11 @@ der_read_uint(struct der_reader *d, size_t half_len, const uint8_t **ret_p, size
 	if ((r = der_read_tlv(d, 0x02, &p, &n)) != 0)
 		return r;
 	if (n == 0 || (p[0] & 0x80))
-		return CS_ERR_BAD_FORMAT;               /* empty or negative */
+		return CS_ERR_BAD_FORMAT; /* empty or negative */
 	if (p[0] == 0x00) {
 		/* A leading zero is only there to clear a high bit. */
 		if (n == 1 || !(p[1] & 0x80))
-			return CS_ERR_BAD_FORMAT;       /* zero, or not minimal */
+			return CS_ERR_BAD_FORMAT; /* zero, or not minimal */
 		p++;
 		n--;
 	}
@@ -326,7 +331,8 @@ tok_pss_params(int md_nid, int mgf1_nid, int saltlen, unsigned int mod_bits,
 	size_t hlen = tok_md_size(md_nid), em_len, max_salt, salt;
 	int r;
 
-	if ((r = tok_ckm_from_md(md_nid, &mech)) != 0 || (r = tok_ckg_mgf1_from_md(mgf1_nid, &mgf)) != 0)
+	if ((r = tok_ckm_from_md(md_nid, &mech)) != 0 ||
+	    (r = tok_ckg_mgf1_from_md(mgf1_nid, &mgf)) != 0)
 		return r;
 	/* RFC 8017 9.1.1: emLen = ceil((modBits - 1) / 8) must hold hash, salt and two bytes. */
 	if (mod_bits < 2)
@@ -360,7 +366,8 @@ tok_oaep_params(int md_nid, int mgf1_nid, const uint8_t *label, size_t label_len
 	CK_RSA_PKCS_MGF_TYPE mgf;
 	int r;
 
-	if ((r = tok_ckm_from_md(md_nid, &mech)) != 0 || (r = tok_ckg_mgf1_from_md(mgf1_nid, &mgf)) != 0)
+	if ((r = tok_ckm_from_md(md_nid, &mech)) != 0 ||
+	    (r = tok_ckg_mgf1_from_md(mgf1_nid, &mgf)) != 0)
 		return r;
 	if (label == NULL && label_len != 0)
 		return CS_ERR_INVALID_ARG;

@@ -68,7 +68,9 @@ int tok_ckm_from_md(int md_nid, CK_MECHANISM_TYPE *ret_mech);
 int tok_ckg_mgf1_from_md(int md_nid, CK_RSA_PKCS_MGF_TYPE *ret_mgf);
 
 /*
- * CK_RSA_PKCS_PSS_PARAMS for a key of mod_bits bits. saltlen is a length in
+ * CK_RSA_PKCS_PSS_PARAMS for a key of mod_bits bits: the exact size
+ * (CKA_MODULUS_BITS), since 8 * the modulus bytes overstates a 2047- or
+ * 1025-bit key and the largest salt with it. saltlen is a length in
  * bytes or one of OpenSSL's RSA_PSS_SALTLEN_DIGEST (the digest size),
  * RSA_PSS_SALTLEN_MAX or RSA_PSS_SALTLEN_AUTO (both the largest the key allows,
  * which is what OpenSSL signs with for AUTO): the token needs a number. Returns 0

@@ -23,8 +23,31 @@ struct private_key {
 	CK_KEY_TYPE type;
 	CK_BBOOL always_authenticate;
 	CK_ULONG modulus_bytes;     /* RSA */
+	unsigned modulus_bits;      /* RSA: exact, for the largest PSS salt */
 	int curve_nid;              /* EC */
 };
+
+/* The exact bit length of an RSA key's modulus (a 2047-bit key has 256 bytes). */
+static int
+read_modulus_bits(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, struct private_key *key)
+{
+	uint8_t modulus[MAX_RSA_BYTES];
+	CK_ATTRIBUTE m = { CKA_MODULUS, modulus, sizeof(modulus) };
+	CK_ULONG i = 0;
+	unsigned top;
+	CK_RV rv;
+
+	if ((rv = fn->C_GetAttributeValue(s, key->handle, &m, 1)) != CKR_OK)
+		return tok_map_rv(rv);
+	while (i < m.ulValueLen && modulus[i] == 0)
+		i++;
+	if (i == m.ulValueLen)
+		return CS_ERR_BAD_FORMAT;
+	for (top = 0; (modulus[i] >> top) != 0; top++)
+		;
+	key->modulus_bits = (unsigned)(m.ulValueLen - i - 1) * 8 + top;
+	return 0;
+}
 
 /* Finds the private key a URI names on t's (logged in) session. */
 static int
@@ -74,6 +97,8 @@ find_private_key(struct tok_token *t, const char *key_uri, struct private_key *r
 	ret->handle = objs[0];
 	r = tok_read_key_facts(fn, t->session, ret->handle, &ret->type, &ret->always_authenticate,
 	                       &ret->modulus_bytes, &ret->curve_nid);
+	if (r == 0 && ret->type == CKK_RSA)
+		r = read_modulus_bits(fn, t->session, ret);
 out:
 	p11_kit_uri_free(uri);
 	return r;
@@ -105,6 +130,10 @@ tok_read_key_facts(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k
 	if (*ret_type == CKK_RSA) {
 		if ((rv = fn->C_GetAttributeValue(s, key, &m, 1)) != CKR_OK)
 			return tok_map_rv(rv);
+		/* Leading zero bytes are not part of the modulus. */
+		while (m.ulValueLen > 0 && modulus[0] == 0) {
+			memmove(modulus, modulus + 1, --m.ulValueLen);
+		}
 		*ret_modulus_bytes = m.ulValueLen;
 		return 0;
 	}
@@ -186,7 +215,7 @@ tok_sign(struct tok_ctx *ctx, const struct tok_sign_request *req, tok_pin_cb cb,
 		r = key.type == CKK_RSA ? 0 : CS_ERR_MECHANISM;
 		if (r == 0)
 			r = tok_pss_params(req->md_nid, req->mgf1_nid, req->salt_len,
-			                   (unsigned)key.modulus_bytes * 8, &pss);
+			                   key.modulus_bits, &pss);
 		mech.mechanism = CKM_RSA_PKCS_PSS;
 		mech.pParameter = &pss;
 		mech.ulParameterLen = sizeof(pss);
@@ -382,7 +411,8 @@ tok_derive(struct tok_ctx *ctx, const char *key_uri, const uint8_t *peer, size_t
 		{ CKA_VALUE_LEN, &field_len, sizeof(field_len) },
 	};
 	CK_OBJECT_HANDLE derived = CK_INVALID_HANDLE;
-	uint8_t value[80];
+	uint8_t value[80], point[1 + 2 * 66];
+	size_t point_len = 0;
 	CK_ATTRIBUTE va = { CKA_VALUE, value, sizeof(value) };
 	CK_RV rv;
 	int r;
@@ -398,11 +428,15 @@ tok_derive(struct tok_ctx *ctx, const char *key_uri, const uint8_t *peer, size_t
 	/* An off-curve point is an invalid-curve attack on the token's key: refuse it first. */
 	if ((r = tok_ec_point_check(key.curve_nid, peer, peer_len)) != 0)
 		goto out;
+	/* Not every token takes a compressed point: hand it the uncompressed form. */
+	if ((r = tok_ec_point_uncompressed(key.curve_nid, peer, peer_len, point, sizeof(point),
+	                                   &point_len)) != 0)
+		goto out;
 	field_len = (CK_ULONG)ec_field_bytes(key.curve_nid);
 	memset(&params, 0, sizeof(params));
 	params.kdf = CKD_NULL;
-	params.pPublicData = (CK_BYTE_PTR)peer;
-	params.ulPublicDataLen = peer_len;
+	params.pPublicData = point;
+	params.ulPublicDataLen = point_len;
 	/* C_DeriveKey has no Init step: the per-operation login comes right before it. */
 	if (key.always_authenticate && (r = tok_token_context_login(t, cb, arg)) != 0)
 		goto out;

@@ -56,9 +56,8 @@ rsa_sign(EVP_PKEY *pkey, const EVP_MD *md, const uint8_t *tbs, size_t tbs_len, u
 }
 
 static int
-rsa_encrypt(EVP_PKEY *pkey, int padding, const EVP_MD *md, const EVP_MD *mgf1,
-            const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len, uint8_t *out,
-            size_t *out_len)
+rsa_encrypt(EVP_PKEY *pkey, int padding, const EVP_MD *md, const EVP_MD *mgf1, const uint8_t *label,
+            size_t label_len, const uint8_t *in, size_t in_len, uint8_t *out, size_t *out_len)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	uint8_t *copy = NULL;
@@ -148,9 +147,9 @@ openssl_sig_der(const uint8_t *raw, size_t rawlen, uint8_t *out, size_t *out_len
 static void
 test_digestinfo(EVP_PKEY *rsa)
 {
-	static const int nids[] = {NID_sha1,       NID_sha224,     NID_sha256,   NID_sha384,
-	                           NID_sha512,     NID_sha512_224, NID_sha512_256, NID_sha3_224,
-	                           NID_sha3_256,   NID_sha3_384,   NID_sha3_512};
+	static const int nids[] = {NID_sha1,     NID_sha224,     NID_sha256,     NID_sha384,
+	                           NID_sha512,   NID_sha512_224, NID_sha512_256, NID_sha3_224,
+	                           NID_sha3_256, NID_sha3_384,   NID_sha3_512};
 	static const uint8_t msg[] = "message signed on the card";
 	uint8_t dgst[EVP_MAX_MD_SIZE], di[TOK_DIGESTINFO_MAX], sig1[MAX_K], sig2[MAX_K];
 	size_t i, di_len, n1, n2, j;
@@ -169,8 +168,8 @@ test_digestinfo(EVP_PKEY *rsa)
 		      "%s: DigestInfo built", name);
 		/* PKCS#1 v1.5 signatures are deterministic: same key and EM, same bytes. */
 		CHECK(r == 0 && rsa_sign(rsa, md, dgst, dlen, sig1, &n1) &&
-		              rsa_sign(rsa, NULL, di, di_len, sig2, &n2) && n1 == n2 &&
-		              memcmp(sig1, sig2, n1) == 0,
+		          rsa_sign(rsa, NULL, di, di_len, sig2, &n2) && n1 == n2 &&
+		          memcmp(sig1, sig2, n1) == 0,
 		      "%s: raw signature over our DigestInfo equals OpenSSL's RSA signature", name);
 	}
 
@@ -253,7 +252,8 @@ test_ecdsa_curve(const char *curve, int md_nid, size_t half)
 	      count);
 	if (half == 66)
 		CHECK(seen_zero && seen_long,
-		      "%s: among them a half with a leading zero, long-form SEQUENCE lengths", curve);
+		      "%s: among them a half with a leading zero, long-form SEQUENCE lengths",
+		      curve);
 	else
 		CHECK(seen_zero && seen_high,
 		      "%s: among them halves with a leading zero and with the high bit set", curve);
@@ -263,17 +263,18 @@ test_ecdsa_curve(const char *curve, int md_nid, size_t half)
 static void
 test_ecdsa_edges(void)
 {
-	uint8_t raw[2 * TOK_ECDSA_MAX_HALF + 2], der[TOK_ECDSA_DER_MAX + 8], ref[TOK_ECDSA_DER_MAX + 8];
+	uint8_t raw[2 * TOK_ECDSA_MAX_HALF + 2], der[TOK_ECDSA_DER_MAX + 8],
+	    ref[TOK_ECDSA_DER_MAX + 8];
 	uint8_t back[2 * TOK_ECDSA_MAX_HALF];
 	size_t der_len, ref_len, back_len, j;
 	int ok;
 
 	/* Hand-made halves: leading zero bytes, high bits, one-byte values. */
 	static const uint8_t cases[][8] = {
-		{0x00, 0x00, 0x00, 0x01, 0x80, 0x00, 0x00, 0x00}, /* r = 1, s high bit */
-		{0x00, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff}, /* zero then high bit; zero then 7f */
-		{0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x80}, /* all ones; s = 0x80 */
-		{0x7f, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04},
+	    {0x00, 0x00, 0x00, 0x01, 0x80, 0x00, 0x00, 0x00}, /* r = 1, s high bit */
+	    {0x00, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff}, /* zero then high bit; zero then 7f */
+	    {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x80}, /* all ones; s = 0x80 */
+	    {0x7f, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04},
 	};
 	ok = 1;
 	for (j = 0; j < sizeof(cases) / sizeof(cases[0]); j++) {
@@ -291,9 +292,9 @@ test_ecdsa_edges(void)
 	             "odd raw length refused");
 	CHECK_EQ_INT(tok_ecdsa_raw_to_der(raw, 0, der, sizeof(der), &der_len), CS_ERR_BAD_FORMAT,
 	             "empty raw signature refused");
-	CHECK_EQ_INT(tok_ecdsa_raw_to_der(raw, 2 * TOK_ECDSA_MAX_HALF + 2, der, sizeof(der),
-	                                  &der_len),
-	             CS_ERR_TOO_LARGE, "halves wider than P-521 refused");
+	CHECK_EQ_INT(
+	    tok_ecdsa_raw_to_der(raw, 2 * TOK_ECDSA_MAX_HALF + 2, der, sizeof(der), &der_len),
+	    CS_ERR_TOO_LARGE, "halves wider than P-521 refused");
 	memset(raw, 0, 32);
 	CHECK_EQ_INT(tok_ecdsa_raw_to_der(raw, 64, der, sizeof(der), &der_len), CS_ERR_BAD_FORMAT,
 	             "r = 0 refused");
@@ -336,39 +337,47 @@ test_ecdsa_edges(void)
 		static const uint8_t pad[] = {0x30, 0x07, 0x02, 0x02, 0x00, 0x7f, 0x02, 0x01, 0x01};
 		static const uint8_t zero[] = {0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x01};
 		static const uint8_t empty[] = {0x30, 0x05, 0x02, 0x00, 0x02, 0x01, 0x01};
-		static const uint8_t longlen[] = {0x30, 0x81, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01};
-		static const uint8_t indef[] = {0x30, 0x80, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00, 0x00};
+		static const uint8_t longlen[] = {0x30, 0x81, 0x06, 0x02, 0x01,
+		                                  0x01, 0x02, 0x01, 0x01};
+		static const uint8_t indef[] = {0x30, 0x80, 0x02, 0x01, 0x01,
+		                                0x02, 0x01, 0x01, 0x00, 0x00};
 		static const uint8_t tag[] = {0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01};
-		static const uint8_t third[] = {0x30, 0x09, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01,
-		                                0x02, 0x01, 0x01};
+		static const uint8_t third[] = {0x30, 0x09, 0x02, 0x01, 0x01, 0x02,
+		                                0x01, 0x01, 0x02, 0x01, 0x01};
 		static const uint8_t one[] = {0x30, 0x03, 0x02, 0x01, 0x01};
-		static const uint8_t good[] = {0x30, 0x07, 0x02, 0x02, 0x00, 0x80, 0x02, 0x01, 0x01};
+		static const uint8_t good[] = {0x30, 0x07, 0x02, 0x02, 0x00,
+		                               0x80, 0x02, 0x01, 0x01};
 
-		CHECK_EQ_INT(tok_ecdsa_der_to_raw(neg, sizeof(neg), 4, back, sizeof(back), &back_len),
-		             CS_ERR_BAD_FORMAT, "negative INTEGER refused");
-		CHECK_EQ_INT(tok_ecdsa_der_to_raw(pad, sizeof(pad), 4, back, sizeof(back), &back_len),
-		             CS_ERR_BAD_FORMAT, "non-minimal INTEGER refused");
-		CHECK_EQ_INT(tok_ecdsa_der_to_raw(zero, sizeof(zero), 4, back, sizeof(back), &back_len),
-		             CS_ERR_BAD_FORMAT, "zero INTEGER refused");
-		CHECK_EQ_INT(tok_ecdsa_der_to_raw(empty, sizeof(empty), 4, back, sizeof(back),
-		                                  &back_len),
-		             CS_ERR_BAD_FORMAT, "empty INTEGER refused");
+		CHECK_EQ_INT(
+		    tok_ecdsa_der_to_raw(neg, sizeof(neg), 4, back, sizeof(back), &back_len),
+		    CS_ERR_BAD_FORMAT, "negative INTEGER refused");
+		CHECK_EQ_INT(
+		    tok_ecdsa_der_to_raw(pad, sizeof(pad), 4, back, sizeof(back), &back_len),
+		    CS_ERR_BAD_FORMAT, "non-minimal INTEGER refused");
+		CHECK_EQ_INT(
+		    tok_ecdsa_der_to_raw(zero, sizeof(zero), 4, back, sizeof(back), &back_len),
+		    CS_ERR_BAD_FORMAT, "zero INTEGER refused");
+		CHECK_EQ_INT(
+		    tok_ecdsa_der_to_raw(empty, sizeof(empty), 4, back, sizeof(back), &back_len),
+		    CS_ERR_BAD_FORMAT, "empty INTEGER refused");
 		CHECK_EQ_INT(tok_ecdsa_der_to_raw(longlen, sizeof(longlen), 4, back, sizeof(back),
 		                                  &back_len),
 		             CS_ERR_BAD_FORMAT, "long-form length under 128 refused");
-		CHECK_EQ_INT(tok_ecdsa_der_to_raw(indef, sizeof(indef), 4, back, sizeof(back),
-		                                  &back_len),
-		             CS_ERR_BAD_FORMAT, "indefinite length refused");
-		CHECK_EQ_INT(tok_ecdsa_der_to_raw(tag, sizeof(tag), 4, back, sizeof(back), &back_len),
-		             CS_ERR_BAD_FORMAT, "SET instead of SEQUENCE refused");
-		CHECK_EQ_INT(tok_ecdsa_der_to_raw(third, sizeof(third), 4, back, sizeof(back),
-		                                  &back_len),
-		             CS_ERR_TRAILING, "third INTEGER refused");
-		CHECK_EQ_INT(tok_ecdsa_der_to_raw(one, sizeof(one), 4, back, sizeof(back), &back_len),
-		             CS_ERR_TRUNCATED, "missing s refused");
-		CHECK(tok_ecdsa_der_to_raw(good, sizeof(good), 4, back, sizeof(back), &back_len) == 0 &&
-		              back_len == 8 &&
-		              memcmp(back, "\x00\x00\x00\x80\x00\x00\x00\x01", 8) == 0,
+		CHECK_EQ_INT(
+		    tok_ecdsa_der_to_raw(indef, sizeof(indef), 4, back, sizeof(back), &back_len),
+		    CS_ERR_BAD_FORMAT, "indefinite length refused");
+		CHECK_EQ_INT(
+		    tok_ecdsa_der_to_raw(tag, sizeof(tag), 4, back, sizeof(back), &back_len),
+		    CS_ERR_BAD_FORMAT, "SET instead of SEQUENCE refused");
+		CHECK_EQ_INT(
+		    tok_ecdsa_der_to_raw(third, sizeof(third), 4, back, sizeof(back), &back_len),
+		    CS_ERR_TRAILING, "third INTEGER refused");
+		CHECK_EQ_INT(
+		    tok_ecdsa_der_to_raw(one, sizeof(one), 4, back, sizeof(back), &back_len),
+		    CS_ERR_TRUNCATED, "missing s refused");
+		CHECK(tok_ecdsa_der_to_raw(good, sizeof(good), 4, back, sizeof(back), &back_len) ==
+		              0 &&
+		          back_len == 8 && memcmp(back, "\x00\x00\x00\x80\x00\x00\x00\x01", 8) == 0,
 		      "small values left-padded to half_len");
 	}
 }
@@ -416,32 +425,32 @@ test_params(EVP_PKEY *rsa2048, EVP_PKEY *rsa1025)
 	static const uint8_t label[] = "label";
 
 	CHECK(tok_ckm_from_md(NID_sha1, &mech) == 0 && mech == CKM_SHA_1 &&
-	              tok_ckm_from_md(NID_sha224, &mech) == 0 && mech == CKM_SHA224 &&
-	              tok_ckm_from_md(NID_sha256, &mech) == 0 && mech == CKM_SHA256 &&
-	              tok_ckm_from_md(NID_sha384, &mech) == 0 && mech == CKM_SHA384 &&
-	              tok_ckm_from_md(NID_sha512, &mech) == 0 && mech == CKM_SHA512,
+	          tok_ckm_from_md(NID_sha224, &mech) == 0 && mech == CKM_SHA224 &&
+	          tok_ckm_from_md(NID_sha256, &mech) == 0 && mech == CKM_SHA256 &&
+	          tok_ckm_from_md(NID_sha384, &mech) == 0 && mech == CKM_SHA384 &&
+	          tok_ckm_from_md(NID_sha512, &mech) == 0 && mech == CKM_SHA512,
 	      "digest NIDs map to CKM_SHA_*");
 	CHECK(tok_ckg_mgf1_from_md(NID_sha1, &mgf) == 0 && mgf == CKG_MGF1_SHA1 &&
-	              tok_ckg_mgf1_from_md(NID_sha224, &mgf) == 0 && mgf == CKG_MGF1_SHA224 &&
-	              tok_ckg_mgf1_from_md(NID_sha256, &mgf) == 0 && mgf == CKG_MGF1_SHA256 &&
-	              tok_ckg_mgf1_from_md(NID_sha384, &mgf) == 0 && mgf == CKG_MGF1_SHA384 &&
-	              tok_ckg_mgf1_from_md(NID_sha512, &mgf) == 0 && mgf == CKG_MGF1_SHA512,
+	          tok_ckg_mgf1_from_md(NID_sha224, &mgf) == 0 && mgf == CKG_MGF1_SHA224 &&
+	          tok_ckg_mgf1_from_md(NID_sha256, &mgf) == 0 && mgf == CKG_MGF1_SHA256 &&
+	          tok_ckg_mgf1_from_md(NID_sha384, &mgf) == 0 && mgf == CKG_MGF1_SHA384 &&
+	          tok_ckg_mgf1_from_md(NID_sha512, &mgf) == 0 && mgf == CKG_MGF1_SHA512,
 	      "digest NIDs map to CKG_MGF1_*");
 	CHECK(tok_ckm_from_md(NID_md5, &mech) == CS_ERR_INVALID_ARG &&
-	              tok_ckg_mgf1_from_md(NID_sha3_256, &mgf) == CS_ERR_INVALID_ARG,
+	          tok_ckg_mgf1_from_md(NID_sha3_256, &mgf) == CS_ERR_INVALID_ARG,
 	      "digests PKCS#11 2.40 cannot name refused");
 
 	CHECK(tok_pss_params(NID_sha256, NID_sha256, RSA_PSS_SALTLEN_DIGEST, 2048, &pss) == 0 &&
-	              pss.hashAlg == CKM_SHA256 && pss.mgf == CKG_MGF1_SHA256 && pss.sLen == 32,
+	          pss.hashAlg == CKM_SHA256 && pss.mgf == CKG_MGF1_SHA256 && pss.sLen == 32,
 	      "PSS SHA-256, salt = digest length");
 	CHECK(tok_pss_params(NID_sha384, NID_sha1, 20, 2048, &pss) == 0 &&
-	              pss.hashAlg == CKM_SHA384 && pss.mgf == CKG_MGF1_SHA1 && pss.sLen == 20,
+	          pss.hashAlg == CKM_SHA384 && pss.mgf == CKG_MGF1_SHA1 && pss.sLen == 20,
 	      "PSS SHA-384 with MGF1-SHA-1 and an explicit salt");
 	CHECK(tok_pss_params(NID_sha256, NID_sha256, RSA_PSS_SALTLEN_MAX, 2048, &pss) == 0 &&
-	              pss.sLen == 222 && pss_max_is(rsa2048, pss.sLen),
+	          pss.sLen == 222 && pss_max_is(rsa2048, pss.sLen),
 	      "PSS max salt for 2048 bits is 222, as OpenSSL signs it");
 	CHECK(tok_pss_params(NID_sha256, NID_sha256, RSA_PSS_SALTLEN_AUTO, 1025, &pss) == 0 &&
-	              pss.sLen == 94 && pss_max_is(rsa1025, pss.sLen),
+	          pss.sLen == 94 && pss_max_is(rsa1025, pss.sLen),
 	      "PSS max salt for 1025 bits (emLen = k - 1) is 94, as OpenSSL signs it");
 	CHECK_EQ_INT(tok_pss_params(NID_sha256, NID_sha256, 223, 2048, &pss), CS_ERR_INVALID_ARG,
 	             "PSS salt over the maximum refused");
@@ -453,12 +462,12 @@ test_params(EVP_PKEY *rsa2048, EVP_PKEY *rsa1025)
 	             "PSS with MD5 refused");
 
 	CHECK(tok_oaep_params(NID_sha256, NID_sha1, label, 5, &oaep) == 0 &&
-	              oaep.hashAlg == CKM_SHA256 && oaep.mgf == CKG_MGF1_SHA1 &&
-	              oaep.source == CKZ_DATA_SPECIFIED && oaep.pSourceData == (void *)label &&
-	              oaep.ulSourceDataLen == 5,
+	          oaep.hashAlg == CKM_SHA256 && oaep.mgf == CKG_MGF1_SHA1 &&
+	          oaep.source == CKZ_DATA_SPECIFIED && oaep.pSourceData == (void *)label &&
+	          oaep.ulSourceDataLen == 5,
 	      "OAEP parameters with a label");
 	CHECK(tok_oaep_params(NID_sha1, NID_sha1, NULL, 0, &oaep) == 0 &&
-	              oaep.pSourceData == NULL && oaep.ulSourceDataLen == 0,
+	          oaep.pSourceData == NULL && oaep.ulSourceDataLen == 0,
 	      "OAEP parameters without a label");
 	CHECK_EQ_INT(tok_oaep_params(NID_sha1, NID_sha1, NULL, 3, &oaep), CS_ERR_INVALID_ARG,
 	             "OAEP label length without a label refused");
@@ -567,31 +576,31 @@ test_oaep_case(EVP_PKEY *rsa, const struct oaep_case *c)
 	     memcmp(db + 1 + hlen + sep + 1, pt, sizeof(pt)) == 0;
 	CHECK(ok, "%s: test unmasking agrees with OpenSSL's encoding", name);
 
-#define DECODE_FAILS(buf, mdn, mgfn, lab, labn)                                                \
-	(tok_oaep_decode((buf), k, (mdn), (mgfn), (lab), (labn), &msg) == CS_ERR_DECRYPT &&    \
+#define DECODE_FAILS(buf, mdn, mgfn, lab, labn)                                                    \
+	(tok_oaep_decode((buf), k, (mdn), (mgfn), (lab), (labn), &msg) == CS_ERR_DECRYPT &&        \
 	 msg == (struct cs_secret *)1)
 /* Rebuild EM from db with one change; the decoder must refuse it. */
-#define CORRUPT_DB(idx, val, what)                                                             \
-	do {                                                                                   \
-		memcpy(bad, db, k);                                                            \
-		bad[1 + hlen + (idx)] = (val);                                                 \
-		CHECK(oaep_mask(bad, k, md, mgf1) &&                                           \
-		              DECODE_FAILS(bad, c->md, c->mgf1, label, label_len),             \
-		      "%s: %s -> CS_ERR_DECRYPT", name, what);                                 \
+#define CORRUPT_DB(idx, val, what)                                                                 \
+	do {                                                                                       \
+		memcpy(bad, db, k);                                                                \
+		bad[1 + hlen + (idx)] = (val);                                                     \
+		CHECK(oaep_mask(bad, k, md, mgf1) &&                                               \
+		          DECODE_FAILS(bad, c->md, c->mgf1, label, label_len),                     \
+		      "%s: %s -> CS_ERR_DECRYPT", name, what);                                     \
 	} while (0)
 
 	memcpy(bad, em, k);
 	bad[0] = 0x01;
-	CHECK(DECODE_FAILS(bad, c->md, c->mgf1, label, label_len), "%s: first byte 01 -> CS_ERR_DECRYPT",
-	      name);
+	CHECK(DECODE_FAILS(bad, c->md, c->mgf1, label, label_len),
+	      "%s: first byte 01 -> CS_ERR_DECRYPT", name);
 	memcpy(bad, em, k);
 	bad[1] ^= 0x01;
-	CHECK(DECODE_FAILS(bad, c->md, c->mgf1, label, label_len), "%s: masked seed bit -> CS_ERR_DECRYPT",
-	      name);
+	CHECK(DECODE_FAILS(bad, c->md, c->mgf1, label, label_len),
+	      "%s: masked seed bit -> CS_ERR_DECRYPT", name);
 	memcpy(bad, em, k);
 	bad[k - 1] ^= 0x80;
-	CHECK(DECODE_FAILS(bad, c->md, c->mgf1, label, label_len), "%s: masked DB bit -> CS_ERR_DECRYPT",
-	      name);
+	CHECK(DECODE_FAILS(bad, c->md, c->mgf1, label, label_len),
+	      "%s: masked DB bit -> CS_ERR_DECRYPT", name);
 	CORRUPT_DB(0, db[1 + hlen] ^ 0x01, "first lHash byte");
 	CORRUPT_DB(hlen - 1, db[1 + hlen + hlen - 1] ^ 0x80, "last lHash byte");
 	CORRUPT_DB(hlen, 0x05, "first padding byte non-zero");
@@ -610,14 +619,14 @@ test_oaep_case(EVP_PKEY *rsa, const struct oaep_case *c)
 	memset(bad + 1 + hlen + hlen, 0, dblen - hlen - 1);
 	bad[k - 1] = 0x01;
 	CHECK(oaep_mask(bad, k, md, mgf1) &&
-	              decodes_to(bad, k, c->md, c->mgf1, label, label_len, (const uint8_t *)"", 0),
+	          decodes_to(bad, k, c->md, c->mgf1, label, label_len, (const uint8_t *)"", 0),
 	      "%s: separator as the last byte -> empty message", name);
 	memcpy(bad, db, k);
 	bad[1 + hlen + hlen] = 0x01;
 	CHECK(oaep_mask(bad, k, md, mgf1) &&
-	              tok_oaep_decode(bad, k, c->md, c->mgf1, label, label_len, &longest) == 0 &&
-	              cs_secret_len(longest) == dblen - hlen - 1 &&
-	              memcmp(cs_secret_data(longest), db + 2 + 2 * hlen, dblen - hlen - 1) == 0,
+	          tok_oaep_decode(bad, k, c->md, c->mgf1, label, label_len, &longest) == 0 &&
+	          cs_secret_len(longest) == dblen - hlen - 1 &&
+	          memcmp(cs_secret_data(longest), db + 2 + 2 * hlen, dblen - hlen - 1) == 0,
 	      "%s: no padding bytes -> longest message", name);
 	cs_secret_free(longest);
 
@@ -625,14 +634,14 @@ test_oaep_case(EVP_PKEY *rsa, const struct oaep_case *c)
 	CHECK(DECODE_FAILS(em, c->md, c->mgf1, (const uint8_t *)"other", 5),
 	      "%s: wrong label -> CS_ERR_DECRYPT", name);
 	if (label != NULL)
-		CHECK(DECODE_FAILS(em, c->md, c->mgf1, NULL, 0), "%s: label missing -> CS_ERR_DECRYPT",
-		      name);
+		CHECK(DECODE_FAILS(em, c->md, c->mgf1, NULL, 0),
+		      "%s: label missing -> CS_ERR_DECRYPT", name);
 	CHECK(DECODE_FAILS(em, c->md == NID_sha384 ? NID_sha512 : NID_sha384, c->mgf1, label,
 	                   label_len),
 	      "%s: wrong hash -> CS_ERR_DECRYPT", name);
-	CHECK(DECODE_FAILS(em, c->md, c->mgf1 == NID_sha1 ? NID_sha256 : NID_sha1, label,
-	                   label_len),
-	      "%s: wrong MGF1 hash -> CS_ERR_DECRYPT", name);
+	CHECK(
+	    DECODE_FAILS(em, c->md, c->mgf1 == NID_sha1 ? NID_sha256 : NID_sha1, label, label_len),
+	    "%s: wrong MGF1 hash -> CS_ERR_DECRYPT", name);
 #undef CORRUPT_DB
 #undef DECODE_FAILS
 }
@@ -641,14 +650,10 @@ static void
 test_oaep(EVP_PKEY *rsa2048, EVP_PKEY *rsa1025)
 {
 	static const struct oaep_case cases[] = {
-		{NID_sha1, NID_sha1, NULL},
-		{NID_sha1, NID_sha1, "cardseal"},
-		{NID_sha256, NID_sha1, NULL},
-		{NID_sha256, NID_sha256, NULL},
-		{NID_sha256, NID_sha256, "a label"},
-		{NID_sha384, NID_sha384, NULL},
-		{NID_sha384, NID_sha1, "x"},
-		{NID_sha512, NID_sha256, "label for SHA-512"},
+	    {NID_sha1, NID_sha1, NULL},          {NID_sha1, NID_sha1, "cardseal"},
+	    {NID_sha256, NID_sha1, NULL},        {NID_sha256, NID_sha256, NULL},
+	    {NID_sha256, NID_sha256, "a label"}, {NID_sha384, NID_sha384, NULL},
+	    {NID_sha384, NID_sha1, "x"},         {NID_sha512, NID_sha256, "label for SHA-512"},
 	};
 	uint8_t pt[190], ct[MAX_K], em[MAX_K];
 	size_t i, ct_len, em_len;
@@ -671,8 +676,8 @@ test_oaep(EVP_PKEY *rsa2048, EVP_PKEY *rsa1025)
 	/* 1025 bits: k = 129, so the raw result often has a leading zero byte to keep. */
 	ct_len = sizeof(ct);
 	em_len = sizeof(em);
-	ok = rsa_encrypt(rsa1025, RSA_PKCS1_OAEP_PADDING, EVP_sha256(), EVP_sha1(), NULL, 0, pt,
-	                 16, ct, &ct_len) &&
+	ok = rsa_encrypt(rsa1025, RSA_PKCS1_OAEP_PADDING, EVP_sha256(), EVP_sha1(), NULL, 0, pt, 16,
+	                 ct, &ct_len) &&
 	     rsa_raw_decrypt(rsa1025, ct, ct_len, em, &em_len) && em_len == 129 &&
 	     decodes_to(em, em_len, NID_sha256, NID_sha1, NULL, 0, pt, 16);
 	CHECK(ok, "OAEP: 1025-bit key (k = 129) decodes");
@@ -685,8 +690,8 @@ test_oaep(EVP_PKEY *rsa2048, EVP_PKEY *rsa1025)
 	             CS_ERR_INVALID_ARG, "OAEP: MGF1 with SHA3 refused");
 	CHECK_EQ_INT(tok_oaep_decode(em, TOK_RSA_MAX_BYTES + 1, NID_sha1, NID_sha1, NULL, 0, &msg),
 	             CS_ERR_INVALID_ARG, "OAEP: k over 8192 bits refused");
-	CHECK_EQ_INT(tok_oaep_decode(em, 129, NID_sha1, NID_sha1, NULL, 4, &msg), CS_ERR_INVALID_ARG,
-	             "OAEP: label length without a label refused");
+	CHECK_EQ_INT(tok_oaep_decode(em, 129, NID_sha1, NID_sha1, NULL, 4, &msg),
+	             CS_ERR_INVALID_ARG, "OAEP: label length without a label refused");
 	CHECK(msg == NULL, "OAEP: no message handed out on failure");
 }
 
@@ -770,8 +775,10 @@ test_pkcs1v15(EVP_PKEY *rsa2048)
 	bad[k - 33] = 0x07;
 	CHECK(v15_fails(bad, k, 0), "v1.5: no zero separator -> CS_ERR_DECRYPT");
 	build_v15(bad, k, k - 3, pt, 0);
-	CHECK(v15_decodes_to(bad, k, 0, pt, 0), "v1.5: separator as the last byte -> empty message");
-	CHECK(v15_fails(bad, k, 32), "v1.5: empty message where 32 bytes expected -> CS_ERR_DECRYPT");
+	CHECK(v15_decodes_to(bad, k, 0, pt, 0),
+	      "v1.5: separator as the last byte -> empty message");
+	CHECK(v15_fails(bad, k, 32),
+	      "v1.5: empty message where 32 bytes expected -> CS_ERR_DECRYPT");
 
 	CHECK_EQ_INT(tok_pkcs1v15_decode(em, 10, 0, &msg), CS_ERR_INVALID_ARG,
 	             "v1.5: k under 11 refused");
@@ -789,7 +796,8 @@ test_ec_curve(const char *curve, int nid, size_t field_len)
 	EC_GROUP *group = EC_GROUP_new_by_curve_name(nid);
 	EC_POINT *pt = NULL;
 	uint8_t pub[TOK_EC_POINT_MAX + 2], comp[TOK_EC_POINT_MAX], out[TOK_EC_POINT_MAX + 8];
-	uint8_t bad[TOK_EC_POINT_MAX + 2], der[TOK_EC_POINT_DER_MAX + 8], ref[TOK_EC_POINT_DER_MAX + 8];
+	uint8_t bad[TOK_EC_POINT_MAX + 2], der[TOK_EC_POINT_DER_MAX + 8],
+	    ref[TOK_EC_POINT_DER_MAX + 8];
 	uint8_t *refp = ref;
 	ASN1_OCTET_STRING *os = NULL;
 	size_t pub_len = 0, comp_len = 0, out_len, der_len, i;
@@ -810,10 +818,10 @@ test_ec_curve(const char *curve, int nid, size_t field_len)
 	CHECK_EQ_INT(tok_ec_point_check(nid, comp, comp_len), 0, "%s: compressed point accepted",
 	             curve);
 	CHECK(tok_ec_point_uncompressed(nid, comp, comp_len, out, sizeof(out), &out_len) == 0 &&
-	              out_len == pub_len && memcmp(out, pub, pub_len) == 0,
+	          out_len == pub_len && memcmp(out, pub, pub_len) == 0,
 	      "%s: compressed point expands to the uncompressed one", curve);
 	CHECK(tok_ec_point_uncompressed(nid, pub, pub_len, out, sizeof(out), &out_len) == 0 &&
-	              out_len == pub_len && memcmp(out, pub, pub_len) == 0,
+	          out_len == pub_len && memcmp(out, pub, pub_len) == 0,
 	      "%s: uncompressed point stays as it is", curve);
 	CHECK_EQ_INT(tok_ec_point_uncompressed(nid, pub, pub_len, out, pub_len - 1, &out_len),
 	             CS_ERR_TOO_LARGE, "%s: short out refused", curve);
@@ -849,7 +857,7 @@ test_ec_curve(const char *curve, int nid, size_t field_len)
 	memcpy(bad, pub, pub_len);
 	bad[0] = (uint8_t)(0x06 | (pub[pub_len - 1] & 1));
 	CHECK(EC_POINT_oct2point(group, pt, bad, pub_len, NULL) == 1 &&
-	              tok_ec_point_check(nid, bad, pub_len) == CS_ERR_BAD_FORMAT,
+	          tok_ec_point_check(nid, bad, pub_len) == CS_ERR_BAD_FORMAT,
 	      "%s: hybrid form refused (OpenSSL alone would accept it)", curve);
 	bad[0] = 0x00;
 	CHECK_EQ_INT(tok_ec_point_check(nid, bad, 1), CS_ERR_BAD_FORMAT,
@@ -858,8 +866,8 @@ test_ec_curve(const char *curve, int nid, size_t field_len)
 	CHECK_EQ_INT(tok_ec_point_check(nid, bad, pub_len), CS_ERR_BAD_FORMAT,
 	             "%s: all-zero point refused", curve);
 	bad[0] = 0x04;
-	CHECK_EQ_INT(tok_ec_point_check(nid, bad, pub_len), CS_ERR_BAD_FORMAT,
-	             "%s: (0, 0) refused", curve);
+	CHECK_EQ_INT(tok_ec_point_check(nid, bad, pub_len), CS_ERR_BAD_FORMAT, "%s: (0, 0) refused",
+	             curve);
 	CHECK_EQ_INT(tok_ec_point_check(nid, pub, 0), CS_ERR_BAD_FORMAT, "%s: empty point refused",
 	             curve);
 
@@ -867,8 +875,9 @@ test_ec_curve(const char *curve, int nid, size_t field_len)
 	ok = (os = ASN1_OCTET_STRING_new()) != NULL &&
 	     ASN1_OCTET_STRING_set(os, pub, (int)pub_len) == 1 &&
 	     (ref_len = i2d_ASN1_OCTET_STRING(os, &refp)) > 0;
-	CHECK(ok && tok_ec_point_to_der_octet_string(pub, pub_len, der, sizeof(der), &der_len) == 0 &&
-	              der_len == (size_t)ref_len && memcmp(der, ref, der_len) == 0,
+	CHECK(ok &&
+	          tok_ec_point_to_der_octet_string(pub, pub_len, der, sizeof(der), &der_len) == 0 &&
+	          der_len == (size_t)ref_len && memcmp(der, ref, der_len) == 0,
 	      "%s: DER OCTET STRING of the point matches OpenSSL's", curve);
 	ok = 1;
 	for (i = 0; i < der_len; i++)
@@ -919,10 +928,10 @@ test_ec_misc(void)
 	n = i2d_ASN1_OBJECT(OBJ_nid2obj(NID_secp384r1), &p);
 	der[n] = 0x00;
 	CHECK(tok_ec_curve_from_params(der, (size_t)n + 1, &nid) == CS_ERR_BAD_FORMAT &&
-	              tok_ec_curve_from_params(der, (size_t)n - 1, &nid) == CS_ERR_BAD_FORMAT,
+	          tok_ec_curve_from_params(der, (size_t)n - 1, &nid) == CS_ERR_BAD_FORMAT,
 	      "CKA_EC_PARAMS with a trailing byte or one missing refused");
 	CHECK(tok_ec_curve_from_params((const uint8_t *)"\x05\x00", 2, &nid) == CS_ERR_BAD_FORMAT &&
-	              tok_ec_curve_from_params(der, 0, &nid) == CS_ERR_BAD_FORMAT,
+	          tok_ec_curve_from_params(der, 0, &nid) == CS_ERR_BAD_FORMAT,
 	      "implicitCA (NULL) and empty CKA_EC_PARAMS refused");
 }
 
