@@ -1,0 +1,78 @@
+/*
+ * The front's side of the keyd protocol: starts cardseal-keyd (fork and exec
+ * with a socketpair) and sends it requests. Paired with engine/keyd/: the
+ * same message layouts, read there and written here (cs_keyd_msg.h).
+ *
+ * Requests are synchronous and serialised by a lock for now; events keyd
+ * sends while a request runs ("waiting for PIN") go to the event callback.
+ */
+#ifndef KEYD_CLIENT_H
+#define KEYD_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cs_provider.h"
+#include "cs_secret.h"
+
+struct keyd_client;
+
+struct keyd_client_options {
+	const char *keyd_path;      /* the cardseal-keyd binary */
+	const char *modules;        /* "p11-kit" or ';'-separated module paths */
+	const char *pinentry;       /* the PIN dialog program */
+	unsigned cache_ttl;         /* seconds */
+	unsigned pin_timeout;       /* seconds */
+	const char *data_dir;       /* audit log directory, or NULL */
+};
+
+/* Display hints and the operation summary that requests carry to keyd's dialogs. */
+struct keyd_op_context {
+	uint32_t client_id;
+	const char *display, *wayland_display, *xauthority, *dbus_address, *term, *ttyname,
+		*lc_ctype;
+	const char *summary;
+};
+
+/* An identity as keyd reports it. */
+struct keyd_identity {
+	char *key_uri, *cert_uri, *label, *token_label, *token_serial;
+	uint8_t *cert_der;
+	size_t cert_len;
+	int key_type;               /* 1 RSA, 2 EC */
+	unsigned flags;             /* CS_KID_* */
+};
+
+void keyd_identities_free(struct keyd_identity *ids, size_t n);
+
+typedef void (*keyd_event_cb)(void *arg, int kind, const char *detail);
+
+/*
+ * Starts keyd. Its environment is a clean one: only the variables PKCS#11
+ * modules need (SOFTHSM2_CONF, P11_KIT_*, OPENSC_CONF, PCSCLITE_*, FAULTP11_*)
+ * pass from ours. Returns 0 and *ret_client, or a negative CS_ERR_*.
+ */
+int keyd_client_start(const struct keyd_client_options *opts, struct keyd_client **ret_client);
+
+/* Closes the socket (keyd exits on its own) and reaps it. NULL is fine. */
+void keyd_client_free(struct keyd_client *c);
+
+pid_t keyd_client_pid(const struct keyd_client *c);
+
+/* The context for the next requests; the strings must outlive them. */
+void keyd_client_set_context(struct keyd_client *c, const struct keyd_op_context *ctx);
+
+void keyd_client_set_event_cb(struct keyd_client *c, keyd_event_cb cb, void *arg);
+
+int keyd_client_list_identities(struct keyd_client *c, struct keyd_identity **ret_ids,
+                                size_t *ret_n);
+
+/* The key backend for the provider, sending its operations to this keyd. */
+void keyd_client_backend(struct keyd_client *c, struct cs_key_backend *ret_backend);
+
+/* Sends a raw frame and waits for the reply (tests of keyd's frame handling). */
+int keyd_client_raw(struct keyd_client *c, uint8_t type, const void *body, size_t len,
+                    uint8_t *ret_type);
+
+#endif

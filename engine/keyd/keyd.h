@@ -1,0 +1,62 @@
+/* cardseal-keyd internals shared by its files. */
+#ifndef KEYD_H
+#define KEYD_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "cs_buf.h"
+#include "tok.h"
+
+struct keyd {
+	int fd;                         /* the socketpair to the front */
+	pthread_mutex_t write_lock;     /* one frame at a time on fd */
+	struct tok_ctx *tokens;
+	const char *pinentry;           /* program path */
+	unsigned pin_timeout;           /* seconds a PIN dialog may stay open */
+	int audit_fd;                   /* append-only audit log, or -1 */
+};
+
+/* What the front says about the client an operation is for. */
+struct keyd_context {
+	uint32_t client_id;
+	char *display, *wayland_display, *xauthority, *dbus_address, *term, *ttyname, *lc_ctype;
+	char *summary;
+};
+
+void keyd_context_clear(struct keyd_context *c);
+
+/* Reads a context block; errors are left in the reader. */
+void keyd_read_context(struct cs_reader *r, struct keyd_context *c);
+
+/* Sends one frame to the front (thread-safe). Returns 0 or CS_ERR_*. */
+int keyd_send(struct keyd *k, uint8_t type, uint32_t id, const struct cs_buf *body);
+
+/* Sends CS_KMSG_ERROR for request id. */
+int keyd_send_error(struct keyd *k, uint32_t id, int err);
+
+/* Sends CS_KMSG_EVENT for request id. */
+int keyd_send_event(struct keyd *k, uint32_t id, int kind, const char *detail);
+
+/* Handles one request; replies exactly once. body is owned by the caller. */
+void keyd_dispatch(struct keyd *k, uint8_t type, uint32_t id, const uint8_t *body, size_t len);
+
+/* Appends one line to the audit log: who used which key for what. */
+void keyd_audit(struct keyd *k, const struct keyd_context *c, const char *op, const char *key_uri,
+                int result);
+
+/* The PIN callback handed to tokens/: a pinentry dialog for this request. */
+struct cs_pinentry_message;
+struct keyd_pin_arg {
+	struct keyd *keyd;
+	uint32_t request_id;
+	const struct keyd_context *context;
+	const char *operation;
+	struct cs_pinentry_message *keypad_message;   /* open while the reader's keypad is in use */
+};
+int keyd_pin_callback(void *arg, const struct tok_pin_prompt *prompt, struct cs_secret **ret_pin);
+
+/* Closes what the callback left open (the keypad message) once the operation ended. */
+void keyd_pin_done(struct keyd_pin_arg *arg);
+
+#endif

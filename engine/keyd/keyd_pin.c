@@ -1,0 +1,69 @@
+/*
+ * The bridge from tokens/' PIN callback to the pinentry driver: tells the
+ * front a PIN is awaited (so the client can say so), then runs the dialog
+ * with the client's display hints and a text keyd writes itself.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cs_error.h"
+#include "cs_keyd_msg.h"
+#include "keyd.h"
+#include "pinentry.h"
+
+int
+keyd_pin_callback(void *arg, const struct tok_pin_prompt *prompt, struct cs_secret **ret_pin)
+{
+	struct keyd_pin_arg *a = arg;
+	const struct keyd_context *c = a->context;
+	struct cs_display_hints hints = {
+		.display = c->display,
+		.wayland_display = c->wayland_display,
+		.xauthority = c->xauthority,
+		.dbus_session_bus_address = c->dbus_address,
+		.term = c->term,
+		.ttyname = c->ttyname,
+		.lc_ctype = c->lc_ctype,
+	};
+	struct cs_pin_request req;
+	int pin_state = 0;
+
+	*ret_pin = NULL;
+	if (prompt->count_low)
+		pin_state |= CS_PIN_STATE_COUNT_LOW;
+	if (prompt->final_try)
+		pin_state |= CS_PIN_STATE_FINAL_TRY;
+	memset(&req, 0, sizeof(req));
+	req.pinentry_program = a->keyd->pinentry;
+	req.hints = &hints;
+	req.token_label = prompt->token_label;
+	req.operation = prompt->context_specific ? (strcmp(a->operation, "sign") == 0
+	                                                    ? "Confirm this signature with your PIN"
+	                                                    : "Confirm this decryption with your PIN")
+	                                         : (strcmp(a->operation, "sign") == 0 ? "Sign"
+	                                                                              : "Decrypt");
+	req.summary = c->summary;
+	req.pin_state = pin_state;
+	req.previous_wrong = prompt->previous_wrong;
+	req.timeout_seconds = a->keyd->pin_timeout;
+	req.keypad = prompt->keypad;
+	if (prompt->count_low || prompt->final_try)
+		(void)keyd_send_event(a->keyd, a->request_id, CS_KEVENT_PIN_STATE,
+		                      prompt->final_try ? "final-try" : "count-low");
+	(void)keyd_send_event(a->keyd, a->request_id, CS_KEVENT_WAITING_FOR_PIN,
+	                      prompt->token_label);
+	if (prompt->keypad) {
+		/* "Use the reader's keypad" stays up until the token answers the login. */
+		keyd_pin_done(a);
+		return cs_pinentry_message_open(&req, &a->keypad_message);
+	}
+	return cs_pinentry_get_pin(&req, ret_pin);
+}
+
+void
+keyd_pin_done(struct keyd_pin_arg *a)
+{
+	if (a->keypad_message != NULL)
+		(void)cs_pinentry_message_close(a->keypad_message);
+	a->keypad_message = NULL;
+}

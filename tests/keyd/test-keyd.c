@@ -1,0 +1,317 @@
+/*
+ * The process boundary, end to end: this program stands in for cardseald.
+ * It starts cardseal-keyd over a socketpair (fixture cards behind the
+ * fault-injecting module, so its counters prove the token did the work, and
+ * the scripted fake pinentry), loads the Cardseal provider with keyd as its
+ * key backend, and runs OpenSSL's CMS code with token keys. Every result is
+ * judged by a separate `openssl cms` process with the default provider.
+ *
+ * Usage: test-keyd KEYD FAULT_MODULE FAKE_PINENTRY
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "cs_error.h"
+#include "cs_keyd_msg.h"
+#include "cs_provider.h"
+#include "fixture.h"
+#include "keyd_client.h"
+#include "tap.h"
+
+static struct fixture fx;
+static char counters[700];
+static OSSL_LIB_CTX *libctx;
+static struct keyd_client *keyd;
+
+static const char message[] = "Content-Type: text/plain\r\n\r\nFrom Alice's card to Bob's.\r\n";
+
+static long
+counter(const char *name)
+{
+	char line[256], fn[128];
+	long n, found = 0;
+	FILE *f = fopen(counters, "r");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%127s %ld", fn, &n) == 2 && strcmp(fn, name) == 0)
+			found = n;
+	}
+	fclose(f);
+	return found;
+}
+
+static int
+sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *
+work(const char *name)
+{
+	static char paths[8][700];
+	static int next;
+	char *p = paths[next++ % 8];
+
+	snprintf(p, 700, "%s/%s", fx.work, name);
+	return p;
+}
+
+static X509 *
+load_cert(const char *name)
+{
+	char path[PATH_MAX + 128];
+	FILE *f;
+	X509 *x = NULL;
+
+	snprintf(path, sizeof(path), "%s/pki/%.64s.cert.pem", fx.dir, name);
+	if ((f = fopen(path, "r")) != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	return x;
+}
+
+/* The key URI keyd reports for an identity label. */
+static char *
+key_uri_for(const char *label)
+{
+	struct keyd_identity *ids;
+	size_t n, i;
+	char *uri = NULL;
+
+	if (keyd_client_list_identities(keyd, &ids, &n) != 0)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (strcmp(ids[i].label, label) == 0)
+			uri = strdup(ids[i].key_uri);
+	}
+	keyd_identities_free(ids, n);
+	return uri;
+}
+
+static int
+write_file(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	int ok = f != NULL && fwrite(p, 1, n, f) == n;
+
+	if (f != NULL)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
+/* Signs message with a token key (PSS when pss), writes DER; openssl cms verifies it. */
+static void
+sign_and_verify(const char *label, int pss)
+{
+	char *uri = key_uri_for(label);
+	X509 *cert = load_cert(label), *inter = load_cert("inter-ca");
+	EVP_PKEY *key = NULL;
+	CMS_ContentInfo *cms = NULL;
+	CMS_SignerInfo *si;
+	BIO *in = BIO_new_mem_buf(message, sizeof(message) - 1), *out = NULL;
+	long before = counter("C_Sign");
+	int ok = uri != NULL && cert != NULL &&
+	         cs_provider_token_key(libctx, uri, cert, &key) == 0;
+
+	/* The chain up to, not including, the root travels in the message. */
+	if (ok)
+		ok = (cms = CMS_sign(NULL, NULL, NULL, in, CMS_BINARY | CMS_PARTIAL)) != NULL &&
+		     inter != NULL && CMS_add1_cert(cms, inter) == 1 &&
+		     (si = CMS_add1_signer(cms, cert, key, EVP_sha256(),
+		                           pss ? CMS_KEY_PARAM : 0)) != NULL &&
+		     (!pss || EVP_PKEY_CTX_set_rsa_padding(CMS_SignerInfo_get0_pkey_ctx(si),
+		                                           RSA_PKCS1_PSS_PADDING) == 1) &&
+		     CMS_final(cms, in, NULL, CMS_BINARY) == 1;
+	if (ok) {
+		out = BIO_new_file(work("signed.der"), "wb");
+		ok = out != NULL && i2d_CMS_bio(out, cms) == 1;
+		BIO_free(out);
+	}
+	if (!ok)
+		ERR_print_errors_fp(stderr);
+	CHECK(ok, "%s%s: CMS signature made through keyd", label, pss ? " (PSS)" : "");
+	CHECK(counter("C_Sign") == before + 1, "%s: the token ran C_Sign", label);
+	CHECK(ok && sh("openssl cms -verify -binary -inform DER -in '%s' "
+	               "-CAfile '%s/pki/root-ca.cert.pem' -purpose any -out '%s' 2>/dev/null",
+	               work("signed.der"), fx.dir, work("verified.txt")) == 0 &&
+	          sh("cmp -s '%s' '%s'", work("verified.txt"), work("message.txt")) == 0,
+	      "%s: openssl cms verifies it and returns the message", label);
+	CMS_ContentInfo_free(cms);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_free(inter);
+	BIO_free(in);
+	free(uri);
+}
+
+/* openssl cms encrypts to label's certificate; we decrypt through keyd and compare. */
+static void
+encrypt_and_decrypt(const char *label, const char *cipher, const char *keyopts,
+                    const char *counter_name)
+{
+	char *uri = key_uri_for(label);
+	X509 *cert = load_cert(label);
+	EVP_PKEY *key = NULL;
+	CMS_ContentInfo *cms = NULL;
+	BIO *in = NULL, *out = BIO_new(BIO_s_mem());
+	char *plain = NULL;
+	long plain_len = 0, before = counter(counter_name);
+	int made, ok;
+
+	/* -keyopt applies to the -recip before it. */
+	made = sh("openssl cms -encrypt -binary %s -recip '%s/pki/%s.cert.pem' %s -in '%s' "
+	          "-outform DER -out '%s' 2>/dev/null",
+	          cipher, fx.dir, label, keyopts, work("message.txt"), work("enveloped.der")) == 0;
+	if (!made)
+		fprintf(stderr, "# openssl cms -encrypt failed\n");
+	ok = made && uri != NULL && cert != NULL &&
+	     cs_provider_token_key(libctx, uri, cert, &key) == 0 &&
+	     (in = BIO_new_file(work("enveloped.der"), "rb")) != NULL &&
+	     (cms = d2i_CMS_bio(in, NULL)) != NULL &&
+	     CMS_decrypt(cms, key, cert, NULL, out, CMS_BINARY) == 1;
+	if (!ok)
+		ERR_print_errors_fp(stderr);
+	if (ok)
+		plain_len = BIO_get_mem_data(out, &plain);
+	CHECK(ok && plain_len == (long)sizeof(message) - 1 &&
+	          memcmp(plain, message, (size_t)plain_len) == 0,
+	      "%s %s %s: decrypted through keyd, plaintext equals the original", label, cipher,
+	      keyopts);
+	CHECK(counter(counter_name) == before + 1, "%s: the token ran %s", label, counter_name);
+	CMS_ContentInfo_free(cms);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	BIO_free(in);
+	BIO_free(out);
+	free(uri);
+}
+
+/* Whether /proc/PID/maps names a PKCS#11 module. */
+static int
+maps_pkcs11(pid_t pid)
+{
+	char path[64], line[1024];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "softhsm") != NULL || strstr(line, "faultp11") != NULL ||
+		    strstr(line, "opensc-pkcs11") != NULL || strstr(line, "p11-kit-proxy") != NULL)
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+static void
+test_frames(void)
+{
+	static const uint8_t trailing[] = { 0xff };
+	uint8_t type = 0;
+
+	CHECK_EQ_INT(keyd_client_raw(keyd, CS_KMSG_LIST_TOKENS, trailing, 1, &type),
+	             CS_ERR_TRAILING, "keyd refuses a body with trailing bytes");
+	CHECK_EQ_INT(keyd_client_raw(keyd, 0x7e, NULL, 0, &type), CS_ERR_UNKNOWN_TYPE,
+	             "keyd refuses an unknown message type");
+	CHECK_EQ_INT(keyd_client_raw(keyd, CS_KMSG_SIGN, "\0\0\0\1", 4, &type), CS_ERR_TRUNCATED,
+	             "keyd refuses a truncated request");
+}
+
+int
+main(int argc, char **argv)
+{
+	char module[PATH_MAX], pinentry[PATH_MAX], control[700];
+	struct keyd_client_options o = { 0 };
+	struct keyd_op_context ctx = { 0 };
+	struct cs_key_backend backend;
+	int r;
+
+	if (argc != 4 || realpath(argv[2], module) == NULL || realpath(argv[3], pinentry) == NULL) {
+		fprintf(stderr, "usage: test-keyd KEYD FAULT_MODULE FAKE_PINENTRY\n");
+		return 2;
+	}
+	if (fixture_setup(&fx) != 0)
+		return 99;
+	snprintf(counters, sizeof(counters), "%s/fault-counters", fx.work);
+	snprintf(control, sizeof(control), "%s/fault-control", fx.work);
+	write_file(control, "", 0);
+	write_file(work("message.txt"), message, sizeof(message) - 1);
+	setenv("FAULTP11_COUNTERS", counters, 1);
+	setenv("FAULTP11_CONTROL", control, 1);
+	/* keyd gives pinentry display variables only; the fake reads its settings beside itself. */
+	sh("ln -sf '%s' '%s' && printf 'FAKE_PINENTRY_ACTION=pin:123456\\nFAKE_PINENTRY_LOG=%s\\n' > '%s.env'",
+	   pinentry, work("pinentry"), work("pinentry.log"), work("pinentry"));
+
+	o.keyd_path = argv[1];
+	o.modules = module;
+	o.pinentry = work("pinentry");
+	o.cache_ttl = 300;
+	o.pin_timeout = 30;
+	o.data_dir = fx.work;
+	r = keyd_client_start(&o, &keyd);
+	CHECK(r == 0, "keyd started (%s)", cs_strerror(r));
+	if (r != 0)
+		return tap_done();
+	ctx.client_id = 7;
+	ctx.summary = "From: alice@example.org\nTo: bob@example.org\nSubject: test";
+	keyd_client_set_context(keyd, &ctx);
+	keyd_client_backend(keyd, &backend);
+	r = cs_provider_context_new(&backend, &libctx);
+	CHECK(r == 0, "provider loaded with keyd as its key backend");
+
+	sign_and_verify("bob-rsa", 0);
+	sign_and_verify("bob-rsa", 1);
+	sign_and_verify("bob-ec", 0);
+	sign_and_verify("carol-rsa", 0);
+	sign_and_verify("carol-ec", 0);
+
+	encrypt_and_decrypt("bob-rsa", "-aes256", "", "C_Decrypt");
+	encrypt_and_decrypt("bob-rsa", "-aes-256-gcm", "", "C_Decrypt");
+	encrypt_and_decrypt("bob-rsa", "-aes256", "-keyopt rsa_padding_mode:oaep", "C_Decrypt");
+	encrypt_and_decrypt("bob-rsa", "-aes-256-gcm",
+	                    "-keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256",
+	                    "C_Decrypt");
+	encrypt_and_decrypt("bob-ec", "-aes256", "", "C_DeriveKey");
+	encrypt_and_decrypt("bob-ec", "-aes-256-gcm", "", "C_DeriveKey");
+	encrypt_and_decrypt("carol-rsa", "-aes-256-gcm", "", "C_Decrypt");
+	encrypt_and_decrypt("carol-ec", "-aes-256-gcm", "", "C_DeriveKey");
+
+	CHECK_EQ_INT(maps_pkcs11(getpid()), 0, "this (front) process maps no PKCS#11 module");
+	CHECK_EQ_INT(maps_pkcs11(keyd_client_pid(keyd)), 1, "cardseal-keyd maps the module");
+	CHECK(sh("grep -q 'op=sign' '%s/keyd-audit.log' && grep -q 'op=decrypt' '%s/keyd-audit.log'",
+	         fx.work, fx.work) == 0,
+	      "the audit log records signatures and decryptions");
+	CHECK(sh("! grep -rq 123456 '%s/keyd-audit.log' '%s'", fx.work, work("pinentry.log")) == 0,
+	      "the PIN is in neither the audit log nor the pinentry log");
+	test_frames();
+
+	cs_provider_context_free(libctx);
+	keyd_client_free(keyd);
+	fixture_teardown(&fx);
+	return tap_done();
+}
