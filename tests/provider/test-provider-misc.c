@@ -65,8 +65,9 @@ encrypt_and_decrypt(struct fixture *fx, const struct fx_id *id, EVP_PKEY *pkey,
 
 	snprintf(file, sizeof(file), "%s.p7m", name);
 	fx_path(fx, file, der, sizeof(der));
-	if (fx_openssl(fx, "cms -encrypt -binary -in '%s' -outform DER -out '%s' %s -recip '%s'",
-	               content_path, der, args, id->cert_path) != 0)
+	/* -keyopt applies to the -recip before it. */
+	if (fx_openssl(fx, "cms -encrypt -binary -in '%s' -outform DER -out '%s' -recip '%s' %s",
+	               content_path, der, id->cert_path, args) != 0)
 		goto out;
 	if ((in = BIO_new_file(der, "rb")) == NULL ||
 	    (cms = d2i_CMS_bio(in, NULL)) == NULL)
