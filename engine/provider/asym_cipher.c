@@ -79,29 +79,30 @@ static void *
 dec_dupctx(void *vctx)
 {
 	const struct dec_ctx *src = vctx;
-	struct dec_ctx *dst;
+	struct dec_ctx *dst, *ret = NULL;
 
 	if ((dst = calloc(1, sizeof(*dst))) == NULL)
 		return NULL;
 	dst->provctx = src->provctx;
 	dst->pad_mode = src->pad_mode;
 	if (src->oaep_md != NULL && EVP_MD_up_ref(src->oaep_md) != 1)
-		goto fail;
+		goto out;
 	dst->oaep_md = src->oaep_md;
 	if (src->mgf1_md != NULL && EVP_MD_up_ref(src->mgf1_md) != 1)
-		goto fail;
+		goto out;
 	dst->mgf1_md = src->mgf1_md;
 	if (src->label != NULL) {
 		if ((dst->label = OPENSSL_memdup(src->label, src->label_len)) == NULL)
-			goto fail;
+			goto out;
 		dst->label_len = src->label_len;
 	}
 	if (src->key != NULL)
 		dst->key = cs_key_ref(src->key);
-	return dst;
-fail:
+	ret = dst;
+	dst = NULL;
+out:
 	dec_freectx(dst);
-	return NULL;
+	return ret;
 }
 
 static int dec_set_params(struct dec_ctx *ctx, const OSSL_PARAM params[]);

@@ -171,7 +171,7 @@ cs_key_import(struct cs_key *key, int selection, const OSSL_PARAM params[])
 	if (key->type == CS_KEY_RSA) {
 		/* RSA has no domain parameters: without the public key there is nothing. */
 		if (!want_pub)
-			return uri == NULL ? 0 : CS_ERR_BAD_FORMAT;
+			return 0;
 		if (OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_N) == NULL)
 			return CS_ERR_BAD_FORMAT;
 		has_pub = 1;

@@ -90,7 +90,7 @@ static void *
 exch_dupctx(void *vctx)
 {
 	const struct exch_ctx *src = vctx;
-	struct exch_ctx *dst;
+	struct exch_ctx *dst, *ret = NULL;
 
 	if ((dst = calloc(1, sizeof(*dst))) == NULL)
 		return NULL;
@@ -99,24 +99,25 @@ exch_dupctx(void *vctx)
 	dst->kdf = src->kdf;
 	dst->kdf_outlen = src->kdf_outlen;
 	if (src->kdf_md != NULL && EVP_MD_up_ref(src->kdf_md) != 1)
-		goto fail;
+		goto out;
 	dst->kdf_md = src->kdf_md;
 	if (src->peer != NULL) {
 		if ((dst->peer = OPENSSL_memdup(src->peer, src->peer_len)) == NULL)
-			goto fail;
+			goto out;
 		dst->peer_len = src->peer_len;
 	}
 	if (src->ukm != NULL) {
 		if ((dst->ukm = OPENSSL_memdup(src->ukm, src->ukm_len)) == NULL)
-			goto fail;
+			goto out;
 		dst->ukm_len = src->ukm_len;
 	}
 	if (src->key != NULL)
 		dst->key = cs_key_ref(src->key);
-	return dst;
-fail:
+	ret = dst;
+	dst = NULL;
+out:
 	exch_freectx(dst);
-	return NULL;
+	return ret;
 }
 
 static int exch_set_params(struct exch_ctx *ctx, const OSSL_PARAM params[]);

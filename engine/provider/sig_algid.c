@@ -11,13 +11,17 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-/* An AlgorithmIdentifier for a digest, parameters absent as RFC 5754 prefers. */
+/*
+ * A digest's AlgorithmIdentifier inside RSASSA-PSS-params: RFC 4055 (2.1)
+ * defines sha256Identifier and its siblings with NULL parameters present,
+ * and OpenSSL's own provider writes them so.
+ */
 static X509_ALGOR *
 md_algor(int md_nid)
 {
 	X509_ALGOR *alg = X509_ALGOR_new();
 
-	if (alg != NULL && X509_ALGOR_set0(alg, OBJ_nid2obj(md_nid), V_ASN1_UNDEF, NULL) != 1) {
+	if (alg != NULL && X509_ALGOR_set0(alg, OBJ_nid2obj(md_nid), V_ASN1_NULL, NULL) != 1) {
 		X509_ALGOR_free(alg);
 		alg = NULL;
 	}

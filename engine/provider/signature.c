@@ -96,7 +96,7 @@ static void *
 sig_dupctx(void *vctx)
 {
 	const struct sig_ctx *src = vctx;
-	struct sig_ctx *dst;
+	struct sig_ctx *dst, *ret = NULL;
 
 	if ((dst = malloc(sizeof(*dst))) == NULL)
 		return NULL;
@@ -106,23 +106,24 @@ sig_dupctx(void *vctx)
 	dst->mgf1_md = NULL;
 	dst->mdctx = NULL;
 	if (src->md != NULL && EVP_MD_up_ref(src->md) != 1)
-		goto fail;
+		goto out;
 	dst->md = src->md;
 	if (src->mgf1_md != NULL && EVP_MD_up_ref(src->mgf1_md) != 1)
-		goto fail;
+		goto out;
 	dst->mgf1_md = src->mgf1_md;
 	if (src->mdctx != NULL) {
 		/* The copy must carry the running hash: OpenSSL finishes it there. */
 		if ((dst->mdctx = EVP_MD_CTX_new()) == NULL ||
 		    EVP_MD_CTX_copy_ex(dst->mdctx, src->mdctx) != 1)
-			goto fail;
+			goto out;
 	}
 	if (src->key != NULL)
 		dst->key = cs_key_ref(src->key);
-	return dst;
-fail:
+	ret = dst;
+	dst = NULL;
+out:
 	sig_freectx(dst);
-	return NULL;
+	return ret;
 }
 
 /* The digest a bare ECDSA input of dlen bytes was made with. */

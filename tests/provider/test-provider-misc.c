@@ -193,6 +193,19 @@ test_import(struct fixture *fx, const struct ids *ids)
 	ERR_clear_error();
 }
 
+/* Public-key encoders get the public half only, so they work on token keys. */
+static int
+public_der_equal(EVP_PKEY *a, EVP_PKEY *b)
+{
+	unsigned char *da = NULL, *db = NULL;
+	int la = i2d_PUBKEY(a, &da), lb = i2d_PUBKEY(b, &db);
+	int eq = la > 0 && la == lb && memcmp(da, db, (size_t)la) == 0;
+
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	return eq;
+}
+
 static void
 test_key_params(struct fixture *fx, const struct ids *ids)
 {
@@ -228,9 +241,63 @@ test_key_params(struct fixture *fx, const struct ids *ids)
 	CHECK(EVP_PKEY_eq(rsa, X509_get0_pubkey(ids->rsa_enc.cert)) != 1 &&
 	              EVP_PKEY_eq(ec, X509_get0_pubkey(ids->ec_enc.cert)) != 1,
 	      "token key does not match another certificate");
+	CHECK(public_der_equal(rsa, X509_get0_pubkey(ids->rsa_sign.cert)) &&
+	              public_der_equal(ec, X509_get0_pubkey(ids->ec_sign.cert)),
+	      "token keys encode their public half (i2d_PUBKEY) like their certificates");
 	CHECK(X509_check_private_key(ids->ec_sign.cert, ec) == 1,
 	      "X509_check_private_key accepts the pair");
 	ERR_clear_error();
+}
+
+/* The algorithm-id of a SHA-256 digest-sign context on key (PSS when pss). */
+static int
+algid(EVP_PKEY *key, int pss, unsigned char *buf, size_t *len)
+{
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	OSSL_PARAM params[2];
+	int ok;
+
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, buf, *len);
+	params[1] = OSSL_PARAM_construct_end();
+	ok = mctx != NULL &&
+	     EVP_DigestSignInit_ex(mctx, &pctx, "SHA256", NULL, NULL, key, NULL) == 1 &&
+	     (!pss || (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+	               EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1)) &&
+	     EVP_PKEY_CTX_get_params(pctx, params) == 1 && OSSL_PARAM_modified(params);
+	*len = params[0].return_size;
+	EVP_MD_CTX_free(mctx);
+	return ok;
+}
+
+static void
+print_hex(const char *label, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	printf("#   %s: ", label);
+	for (i = 0; i < n; i++)
+		printf("%02x", p[i]);
+	printf("\n");
+}
+
+/* Our AlgorithmIdentifier DER is byte for byte OpenSSL's own for the same settings. */
+static int
+algid_equal(EVP_PKEY *token, EVP_PKEY *soft, int pss)
+{
+	unsigned char a[128], b[128];
+	size_t la = sizeof(a), lb = sizeof(b);
+
+	if (!algid(token, pss, a, &la) || !algid(soft, pss, b, &lb)) {
+		fx_print_errors();
+		return 0;
+	}
+	if (la != lb || memcmp(a, b, la) != 0) {
+		print_hex("ours", a, la);
+		print_hex("theirs", b, lb);
+		return 0;
+	}
+	return 1;
 }
 
 /* Direct EVP use, including a copied digest-sign context (OpenSSL's dupctx). */
@@ -252,6 +319,8 @@ test_direct_evp(struct fixture *fx, const struct fx_id *id, const char *name)
 	     EVP_DigestSignUpdate(b, msg + 10, sizeof(msg) - 10) == 1 &&
 	     EVP_DigestSignFinal(a, sig1, &len1) == 1 && EVP_DigestSignFinal(b, sig2, &len2) == 1;
 	CHECK(ok && fx->sb->signs == before + 2, "%s: EVP_DigestSign on a context and its copy",
+	      name);
+	CHECK(algid_equal(id->token, id->soft, 0), "%s: algorithm-id equals the default provider's",
 	      name);
 	if (!ok)
 		fx_print_errors();
@@ -304,6 +373,21 @@ test_refused_params(struct fixture *fx, const struct ids *ids)
 	ERR_clear_error();
 }
 
+static int
+oaep_reads_back(EVP_PKEY_CTX *ctx)
+{
+	const EVP_MD *md = NULL, *mgf1 = NULL;
+	unsigned char *label = NULL;
+	int pad = 0;
+
+	return EVP_PKEY_CTX_get_rsa_padding(ctx, &pad) > 0 && pad == RSA_PKCS1_OAEP_PADDING &&
+	       EVP_PKEY_CTX_get_rsa_oaep_md(ctx, &md) > 0 && EVP_MD_get_type(md) == NID_sha256 &&
+	       EVP_PKEY_CTX_get_rsa_mgf1_md(ctx, &mgf1) > 0 &&
+	       EVP_MD_get_type(mgf1) == NID_sha256 &&
+	       EVP_PKEY_CTX_get0_rsa_oaep_label(ctx, &label) == 5 && label != NULL &&
+	       memcmp(label, "label", 5) == 0;
+}
+
 /* OAEP with a label, directly through EVP (CMS never sends one). */
 static void
 test_oaep_label(struct fixture *fx, const struct fx_id *id)
@@ -311,7 +395,7 @@ test_oaep_label(struct fixture *fx, const struct fx_id *id)
 	static const unsigned char key[32] = "0123456789abcdef0123456789abcde";
 	unsigned char wrapped[256], out[256], *label;
 	size_t wlen = sizeof(wrapped), olen = sizeof(out);
-	EVP_PKEY_CTX *ctx;
+	EVP_PKEY_CTX *ctx, *dup;
 	int ok;
 
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, X509_get0_pubkey(id->cert), NULL);
@@ -336,7 +420,57 @@ test_oaep_label(struct fixture *fx, const struct fx_id *id)
 	      "OAEP with a label unwraps through the backend");
 	if (!ok)
 		fx_print_errors();
+	CHECK(ctx != NULL && oaep_reads_back(ctx), "decryption context answers what was set");
+	/* A copy carries the parameters, the label included. */
+	dup = ctx != NULL ? EVP_PKEY_CTX_dup(ctx) : NULL;
+	olen = sizeof(out);
+	memset(out, 0, sizeof(out));
+	CHECK(dup != NULL && EVP_PKEY_decrypt(dup, out, &olen, wrapped, wlen) == 1 &&
+	              olen == sizeof(key) && memcmp(out, key, olen) == 0,
+	      "a copied decryption context unwraps the same");
+	EVP_PKEY_CTX_free(dup);
 	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+}
+
+/* Sets the X9.63 KDF as CMS does on ctx. */
+static int
+set_x963(EVP_PKEY_CTX *ctx, unsigned char *ukm)
+{
+	if (EVP_PKEY_CTX_set_ecdh_cofactor_mode(ctx, 0) <= 0 ||
+	    EVP_PKEY_CTX_set_ecdh_kdf_type(ctx, EVP_PKEY_ECDH_KDF_X9_63) <= 0 ||
+	    EVP_PKEY_CTX_set_ecdh_kdf_md(ctx, EVP_sha256()) <= 0 ||
+	    EVP_PKEY_CTX_set_ecdh_kdf_outlen(ctx, 24) <= 0 ||
+	    EVP_PKEY_CTX_set0_ecdh_kdf_ukm(ctx, ukm, 9) <= 0) {
+		OPENSSL_free(ukm);
+		return 0;
+	}
+	return 1;
+}
+
+/* The token's KDF output (also from a copied context) equals the software peer's. */
+static int
+ecdh_kdf_matches(EVP_PKEY_CTX *token_ctx, EVP_PKEY_CTX *soft_ctx)
+{
+	unsigned char k1[24], k2[24], k3[24];
+	size_t l1 = sizeof(k1), l2 = sizeof(k2), l3 = sizeof(k3);
+	int outlen = 0;
+	const EVP_MD *md = NULL;
+	EVP_PKEY_CTX *dup = NULL;
+	int ok;
+
+	ok = set_x963(token_ctx, OPENSSL_memdup("shared-in", 9)) &&
+	     set_x963(soft_ctx, OPENSSL_memdup("shared-in", 9)) &&
+	     EVP_PKEY_CTX_get_ecdh_kdf_type(token_ctx) == EVP_PKEY_ECDH_KDF_X9_63 &&
+	     EVP_PKEY_CTX_get_ecdh_kdf_md(token_ctx, &md) > 0 && EVP_MD_get_type(md) == NID_sha256 &&
+	     EVP_PKEY_CTX_get_ecdh_kdf_outlen(token_ctx, &outlen) > 0 && outlen == 24 &&
+	     EVP_PKEY_derive(token_ctx, k1, &l1) == 1 && EVP_PKEY_derive(soft_ctx, k2, &l2) == 1 &&
+	     (dup = EVP_PKEY_CTX_dup(token_ctx)) != NULL && EVP_PKEY_derive(dup, k3, &l3) == 1;
+	if (!ok)
+		fx_print_errors();
+	EVP_PKEY_CTX_free(dup);
+	return ok && l1 == 24 && l2 == 24 && l3 == 24 && memcmp(k1, k2, 24) == 0 &&
+	       memcmp(k1, k3, 24) == 0;
 }
 
 /* ECDH with a default-provider peer key: OpenSSL copies it into our keymgmt. */
@@ -366,6 +500,8 @@ test_ecdh_direct(struct fixture *fx, const struct fx_id *id)
 	     EVP_PKEY_derive(sctx, z2, &len2) == 1;
 	CHECK(ok && len1 == len2 && memcmp(z1, z2, len1) == 0,
 	      "the peer computes the same shared secret");
+	ok = ok && ecdh_kdf_matches(ctx, sctx);
+	CHECK(ok, "X9.63 KDF output equals the software peer's, also from a copied context");
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_CTX_free(sctx);
 	OPENSSL_free(pub);
@@ -482,6 +618,8 @@ main(void)
 		test_key_params(&fx, &ids);
 		test_direct_evp(&fx, &ids.rsa_sign, "rsa");
 		test_direct_evp(&fx, &ids.ec_sign, "ecdsa");
+		CHECK(algid_equal(ids.rsa_sign.token, ids.rsa_sign.soft, 1),
+		      "rsa-pss: algorithm-id equals the default provider's");
 		test_refused_params(&fx, &ids);
 		test_oaep_label(&fx, &ids.rsa_enc);
 		test_ecdh_direct(&fx, &ids.ec_enc);

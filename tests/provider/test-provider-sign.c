@@ -149,6 +149,27 @@ test_noattr(struct fixture *fx, const struct fx_id *id, const char *name)
 	BIO_free(in);
 }
 
+/* What EVP_PKEY_CTX_get_* read back (through the ctrl-to-param layer). */
+static int
+pss_reads_back(EVP_PKEY_CTX *pctx, const EVP_MD *md, int want_salt)
+{
+	const EVP_MD *sig_md = NULL, *mgf1_md = NULL;
+	int pad = 0, salt = 0;
+
+	if (EVP_PKEY_CTX_get_rsa_padding(pctx, &pad) <= 0 || pad != RSA_PKCS1_PSS_PADDING ||
+	    EVP_PKEY_CTX_get_signature_md(pctx, &sig_md) <= 0 ||
+	    EVP_MD_get_type(sig_md) != EVP_MD_get_type(md) ||
+	    EVP_PKEY_CTX_get_rsa_mgf1_md(pctx, &mgf1_md) <= 0 ||
+	    EVP_MD_get_type(mgf1_md) != EVP_MD_get_type(md) ||
+	    EVP_PKEY_CTX_get_rsa_pss_saltlen(pctx, &salt) <= 0) {
+		fx_print_errors();
+		return 0;
+	}
+	if (salt != want_salt)
+		printf("#   saltlen read back %d, want %d\n", salt, want_salt);
+	return salt == want_salt;
+}
+
 /*
  * RSASSA-PSS the way CMS offers it: a partial structure, the signer added
  * with CMS_KEY_PARAM, padding set on its EVP_PKEY_CTX, then CMS_final.
@@ -177,6 +198,8 @@ test_pss(struct fixture *fx, const struct fx_id *id, const char *name, const EVP
 		ok = EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, saltlen) > 0 &&
 		     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0;
 	CHECK(ok, "%s: PSS set on the signer's EVP_PKEY_CTX", name);
+	CHECK(ok && pss_reads_back(pctx, md, want_salt), "%s: the context answers what was set",
+	      name);
 	ok = ok && CMS_final(cms, in, NULL, flags) == 1;
 	CHECK(ok, "%s: CMS_final signs", name);
 	if (!ok)
