@@ -41,6 +41,13 @@ int tok_map_rv(CK_RV rv);
 /* Copies a blank-padded PKCS#11 string into a NUL-terminated one without the blanks. */
 void tok_copy_padded(char *dst, size_t dst_size, const CK_UTF8CHAR *src, size_t src_len);
 
+/*
+ * A copy of the token pointer list (tokens are never freed while the context
+ * lives), so callers can lock tokens without holding the context lock.
+ * *ret_tokens is freed with free().
+ */
+int tok_ctx_tokens(struct tok_ctx *ctx, struct tok_token ***ret_tokens, size_t *ret_n);
+
 /* Fills info from the module for token t (token lock not needed). */
 int tok_token_read_info(struct tok_token *t, struct tok_token_info *info);
 

@@ -248,7 +248,13 @@ refresh_token(struct tok_token *t)
 		tok_copy_padded(t->serial, sizeof(t->serial), ti.serialNumber,
 		                sizeof(ti.serialNumber));
 	}
-	pthread_mutex_lock(&t->lock);
+	/*
+	 * Never wait for a busy token here (the caller holds the context lock, and
+	 * the token may sit in a PIN dialog): an operation in progress meets the
+	 * removal itself and drops its session when it ends.
+	 */
+	if (pthread_mutex_trylock(&t->lock) != 0)
+		return;
 	if (!present && t->present)
 		tok_token_drop_session(t);
 	t->present = present;
@@ -382,14 +388,31 @@ tok_token_drop_session(struct tok_token *t)
 	t->session = CK_INVALID_HANDLE;
 }
 
+int
+tok_ctx_tokens(struct tok_ctx *ctx, struct tok_token ***ret_tokens, size_t *ret_n)
+{
+	struct tok_token **list;
+
+	pthread_mutex_lock(&ctx->lock);
+	list = calloc(ctx->n_tokens + 1, sizeof(*list));
+	if (list != NULL && ctx->n_tokens > 0)
+		memcpy(list, ctx->tokens, ctx->n_tokens * sizeof(*list));
+	*ret_n = list != NULL ? ctx->n_tokens : 0;
+	pthread_mutex_unlock(&ctx->lock);
+	*ret_tokens = list;
+	return list != NULL ? 0 : CS_ERR_NOMEM;
+}
+
 void
 tok_logout_all(struct tok_ctx *ctx)
 {
-	size_t i;
+	struct tok_token **tokens;
+	size_t i, n;
 
-	pthread_mutex_lock(&ctx->lock);
-	for (i = 0; i < ctx->n_tokens; i++) {
-		struct tok_token *t = ctx->tokens[i];
+	if (tok_ctx_tokens(ctx, &tokens, &n) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		struct tok_token *t = tokens[i];
 
 		pthread_mutex_lock(&t->lock);
 		if (t->session != CK_INVALID_HANDLE)
@@ -397,5 +420,5 @@ tok_logout_all(struct tok_ctx *ctx)
 		tok_token_drop_session(t);
 		pthread_mutex_unlock(&t->lock);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	free(tokens);
 }

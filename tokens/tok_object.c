@@ -117,28 +117,33 @@ int
 tok_lock_token_for_uri(struct tok_ctx *ctx, const char *text, struct tok_token **ret_token)
 {
 	struct tok_token_info info;
+	struct tok_token **tokens;
 	P11KitUri *uri;
-	size_t i;
+	size_t i, n;
 	int r;
 
 	*ret_token = NULL;
 	if ((r = parse_uri(text, &uri)) != 0)
 		return r;
 	r = CS_ERR_NO_TOKEN;
-	pthread_mutex_lock(&ctx->lock);
-	for (i = 0; i < ctx->n_tokens; i++) {
-		struct tok_token *t = ctx->tokens[i];
+	if (tok_ctx_tokens(ctx, &tokens, &n) != 0) {
+		p11_kit_uri_free(uri);
+		return CS_ERR_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		struct tok_token *t = tokens[i];
 
 		if (tok_token_read_info(t, &info) != 0 || !info.present)
 			continue;
 		if (!uri_matches_token(uri, &info))
 			continue;
+		/* Without the context lock: waiting for a busy token holds up nobody else. */
 		pthread_mutex_lock(&t->lock);
 		*ret_token = t;
 		r = 0;
 		break;
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	free(tokens);
 	p11_kit_uri_free(uri);
 	return r;
 }
@@ -298,14 +303,16 @@ tok_list_identities(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *
 {
 	struct tok_identity *ids = NULL;
 	struct tok_token_info info;
-	size_t n = 0, i;
+	struct tok_token **tokens;
+	size_t n = 0, i, n_tokens;
 	int r = 0;
 
 	*ret_ids = NULL;
 	*ret_n = 0;
-	pthread_mutex_lock(&ctx->lock);
-	for (i = 0; i < ctx->n_tokens && r == 0; i++) {
-		struct tok_token *t = ctx->tokens[i];
+	if (tok_ctx_tokens(ctx, &tokens, &n_tokens) != 0)
+		return CS_ERR_NOMEM;
+	for (i = 0; i < n_tokens && r == 0; i++) {
+		struct tok_token *t = tokens[i];
 
 		if (tok_token_read_info(t, &info) != 0 || !info.present)
 			continue;
@@ -320,7 +327,7 @@ tok_list_identities(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *
 		}
 		pthread_mutex_unlock(&t->lock);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	free(tokens);
 	if (r != 0) {
 		tok_identities_free(ids, n);
 		return r;

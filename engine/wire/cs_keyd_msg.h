@@ -24,6 +24,14 @@
  *   DECRYPT  context, str key_uri, u8 padding (1 v1.5, 2 OAEP), u8 md, u8 mgf1_md,
  *            bytes label, bytes wrapped_key             ->  OK: bytes content_key
  *   DERIVE   context, str key_uri, bytes peer_point     ->  OK: bytes shared_secret
+ *   IMPORT_P12  context, str token_uri, bytes pkcs12, str password, str label
+ *                                                       ->  OK: str key_uri, str cert_uri
+ *   WATCH_TOKENS  (empty)   ->  EVENT TOKEN_CHANGED frames (detail: "present LABEL" or
+ *                               "absent LABEL") until CANCEL; then OK (empty)
+ *   WAIT_TOKEN  str key_uri, u32 timeout_seconds  ->  EVENT INSERT_TOKEN (detail: label)
+ *                               if absent, then OK when present, ERROR TIMEOUT/CANCELLED
+ *   CANCEL   u32 request_id (the frame's own id is new) ->  OK; the cancelled request
+ *            ends with ERROR CANCELLED (an open PIN dialog is closed)
  *   ERROR    u32 code (-CS_ERR_*), str message
  *   EVENT    u8 kind (CS_KEVENT_*), str detail
  */
@@ -39,6 +47,10 @@ enum cs_keyd_msg {
 	CS_KMSG_SIGN = 0x52,
 	CS_KMSG_DECRYPT = 0x53,
 	CS_KMSG_DERIVE = 0x54,
+	CS_KMSG_IMPORT_P12 = 0x55,
+	CS_KMSG_WATCH_TOKENS = 0x56,
+	CS_KMSG_WAIT_TOKEN = 0x57,
+	CS_KMSG_CANCEL = 0x58,
 };
 
 /* Digests on the wire (our numbers, not OpenSSL's NIDs). */
@@ -55,6 +67,7 @@ enum cs_keyd_event {
 	CS_KEVENT_WAITING_FOR_PIN = 1,   /* detail: token label */
 	CS_KEVENT_INSERT_TOKEN = 2,      /* detail: token label */
 	CS_KEVENT_PIN_STATE = 3,         /* detail: "count-low", "final-try", "locked" */
+	CS_KEVENT_TOKEN_CHANGED = 4,     /* detail: "present LABEL" or "absent LABEL" */
 };
 
 enum cs_ktoken_flags {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <openssl/obj_mac.h>
@@ -17,6 +18,7 @@
 #include "fixture.h"
 #include "tap.h"
 #include "tok.h"
+#include "tok_watch.h"
 
 static char control[600], counters[600];
 
@@ -85,6 +87,138 @@ sign(struct tok_ctx *ctx, const char *uri, struct pin_log *log)
 	size_t sig_len = sizeof(sig);
 
 	return tok_sign(ctx, &req, pin_cb, log, sig, &sig_len);
+}
+
+/* Shows bob-card again after a short while, from another thread. */
+static void *
+show_later(void *arg)
+{
+	(void)arg;
+	usleep(300 * 1000);
+	set_control("");
+	return NULL;
+}
+
+static void *
+cancel_later(void *arg)
+{
+	volatile int *cancel = arg;
+
+	usleep(200 * 1000);
+	*cancel = 1;
+	return NULL;
+}
+
+static void
+test_watcher(struct tok_ctx *ctx)
+{
+	struct tok_watch *w = NULL;
+	struct tok_event e;
+	uint64_t seq;
+	volatile int cancel = 0;
+	pthread_t th;
+	int r;
+
+	CHECK(tok_watch_start(ctx, 50, &w) == 0, "slot watcher started");
+	seq = tok_watch_last_seq(w);
+	CHECK_EQ_INT(tok_watch_next(w, seq, 200, NULL, &e), CS_ERR_TIMEOUT,
+	             "no change: waiting for an event times out");
+	set_control("hide bob-card\n");
+	r = tok_watch_next(w, seq, 5000, NULL, &e);
+	CHECK(r == 0 && !e.present && strcmp(e.label, "bob-card") == 0,
+	      "card pulled: an 'absent bob-card' event");
+	seq = e.seq;
+	CHECK_EQ_INT(tok_watch_wait_token(w, "pkcs11:token=bob-card", 300, NULL), CS_ERR_TIMEOUT,
+	             "waiting for the absent card times out");
+	pthread_create(&th, NULL, cancel_later, (void *)&cancel);
+	CHECK_EQ_INT(tok_watch_wait_token(w, "pkcs11:token=bob-card", 10000, &cancel),
+	             CS_ERR_CANCELLED, "a waiter is cancelled promptly");
+	pthread_join(th, NULL);
+	pthread_create(&th, NULL, show_later, NULL);
+	r = tok_watch_wait_token(w, "pkcs11:token=bob-card", 10000, NULL);
+	CHECK(r == 0, "waiting for the card ends when it is put back (%s)", cs_strerror(r));
+	pthread_join(th, NULL);
+	r = tok_watch_next(w, seq, 5000, NULL, &e);
+	CHECK(r == 0 && e.present && strcmp(e.label, "bob-card") == 0,
+	      "card back: a 'present bob-card' event");
+	CHECK_EQ_INT(tok_watch_wait_token(w, "pkcs11:token=bob-card", 0, NULL), 0,
+	             "a present card needs no wait");
+	tok_watch_stop(w);
+}
+
+/* A PIN dialog that stays open until released. */
+struct slow_pin {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int entered, released;
+};
+
+static int
+slow_pin_cb(void *arg, const struct tok_pin_prompt *p, struct cs_secret **ret_pin)
+{
+	struct slow_pin *s = arg;
+
+	(void)p;
+	pthread_mutex_lock(&s->lock);
+	s->entered = 1;
+	pthread_cond_broadcast(&s->cond);
+	while (!s->released)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	*ret_pin = cs_secret_from("123456", 6);
+	return 0;
+}
+
+struct slow_sign {
+	struct tok_ctx *ctx;
+	struct slow_pin *pin;
+	int result;
+};
+
+static void *
+slow_sign_thread(void *arg)
+{
+	struct slow_sign *job = arg;
+	struct tok_sign_request req = { "pkcs11:token=bob-card;id=%01;type=private",
+		                        TOK_SIGN_RSA_PKCS1, NID_sha256, 0, 0, digest, 32 };
+	uint8_t sig[1024];
+	size_t sig_len = sizeof(sig);
+
+	job->result = tok_sign(job->ctx, &req, slow_pin_cb, job->pin, sig, &sig_len);
+	return NULL;
+}
+
+static void
+test_dialog_blocks_only_its_token(struct tok_ctx *ctx)
+{
+	struct slow_pin pin = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct slow_sign job = { ctx, &pin, -1 };
+	struct pin_log log = { 0, 0, 0, 0, "123456" };
+	struct tok_identity *ids = NULL;
+	size_t n = 0;
+	pthread_t th;
+	int r;
+
+	tok_logout_all(ctx);
+	pthread_create(&th, NULL, slow_sign_thread, &job);
+	pthread_mutex_lock(&pin.lock);
+	while (!pin.entered)
+		pthread_cond_wait(&pin.cond, &pin.lock);
+	pthread_mutex_unlock(&pin.lock);
+	/* bob-card's PIN dialog is open now. */
+	r = sign(ctx, "pkcs11:token=carol-card;id=%01;type=private", &log);
+	CHECK(r == 0, "while bob-card's PIN dialog is open, carol-card signs (%s)", cs_strerror(r));
+	r = tok_rescan(ctx);
+	CHECK(r == 0, "and the slot list can be rescanned");
+	pthread_mutex_lock(&pin.lock);
+	pin.released = 1;
+	pthread_cond_broadcast(&pin.cond);
+	pthread_mutex_unlock(&pin.lock);
+	pthread_join(th, NULL);
+	CHECK_EQ_INT(job.result, 0, "bob-card's signature completes once the PIN is given");
+	(void)tok_list_identities(ctx, &ids, &n);
+	CHECK_EQ_INT(n, 8, "all identities listed afterwards");
+	tok_identities_free(ids, n);
 }
 
 int
@@ -173,6 +307,8 @@ main(int argc, char **argv)
 	CHECK(counter("C_Login") == before + 1, "exactly one C_Login for the keypad login");
 
 	set_control("");
+	test_watcher(ctx);
+	test_dialog_blocks_only_its_token(ctx);
 	tok_ctx_free(ctx);
 	fixture_teardown(&fx);
 	return tap_done();
