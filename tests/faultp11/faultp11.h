@@ -8,7 +8,8 @@
  *   FAULTP11_CONTROL   the control file (language below); re-read whenever its identity
  *                      (device, inode, size, mtime, ctime) changes, checked on every call
  *   FAULTP11_COUNTERS  file rewritten (temp + rename) after every counted call:
- *                      "C_Sign 3" lines, one per function with a non-zero count
+ *                      "C_Sign 3" lines, one per function with a non-zero count. Counts
+ *                      are per process: each process writes its own.
  *   FAULTP11_PAD_PIN   read by C_Login: the PIN "typed on the reader's keypad"
  *
  * Control language: one command a line, words separated by blanks, '#' starts a comment.
@@ -222,11 +223,12 @@ struct fp_call {
 	enum fp_fn fn;
 	CK_FUNCTION_LIST *fl; /* the wrapped module */
 	CK_SLOT_ID slot;
-	bool has_slot;
-	bool hidden;            /* the slot's token is pulled out */
-	CK_SESSION_HANDLE real; /* the wrapped module's session handle */
-	CK_FLAGS token_flags;   /* flags rules for the slot's token */
-	bool injected;          /* the CK_RV returned by fp_enter came from a fail rule */
+	bool hidden;              /* the slot's token is pulled out */
+	CK_SESSION_HANDLE handle; /* the caller's session handle */
+	CK_SESSION_HANDLE real;   /* the wrapped module's */
+	bool held;                /* the session is busy with this call until fp_leave */
+	CK_FLAGS token_flags;     /* flags rules for the slot's token */
+	bool injected;            /* the CK_RV returned by fp_enter came from a fail rule */
 };
 
 CK_RV fp_state_initialize(CK_VOID_PTR init_args);
@@ -236,9 +238,17 @@ CK_RV fp_state_finalize(CK_VOID_PTR reserved);
 CK_RV fp_enter(struct fp_call *c, enum fp_fn fn);
 /* For calls about a slot; when need_token, a pulled token gives CKR_TOKEN_NOT_PRESENT. */
 CK_RV fp_enter_slot(struct fp_call *c, enum fp_fn fn, CK_SLOT_ID slot, bool need_token);
-/* For calls on a session: translates the handle into c->real. */
+/*
+ * For calls on a session: translates the handle into c->real. Unless it refuses the
+ * session itself, the session is held until fp_leave, which must follow, also after a
+ * made-up failure.
+ */
 CK_RV fp_enter_session(struct fp_call *c, enum fp_fn fn, CK_SESSION_HANDLE session);
-/* Counts a successful call that did its work (not a size query); returns rv. */
+/*
+ * Ends a call: counts it when it succeeded and did its work (not a size query), and lets
+ * go of its session. Returns rv, or CKR_DEVICE_REMOVED for a call that failed while the
+ * token of its session was pulled.
+ */
 CK_RV fp_leave(const struct fp_call *c, CK_RV rv, bool did_work);
 
 /* Learns the labels of slots not seen before, so that hide rules can find them. */

@@ -21,12 +21,13 @@ set_padded(CK_UTF8CHAR *field, size_t size, const char *s)
 }
 
 /*
- * A failed C_Sign ends the signature in progress (PKCS#11 2.40, section 5.2), and so do
- * the other single-part, update and final calls. When the failure is made up here the
- * wrapped module must end its operation too, or the caller's next C_SignInit would get
- * CKR_OPERATION_ACTIVE. 2.40 has no call that just cancels: finish the operation into a
- * scratch buffer, in both the multi-part and the single-part way, since a mechanism may
- * allow only one; the second call finds nothing active or ends what the first could not.
+ * A failed C_Sign ends the signature in progress, and so do the other single-part, update
+ * and final calls (PKCS#11 2.40 says so of each, CKR_BUFFER_TOO_SMALL excepted). When the
+ * failure is made up here the wrapped module must end its operation too, or the caller's
+ * next C_SignInit would get CKR_OPERATION_ACTIVE. 2.40 has no call that just cancels:
+ * finish the operation into a scratch buffer, in both the multi-part and the single-part
+ * way, since a mechanism may allow only one; the second call finds nothing active or ends
+ * what the first could not.
  */
 static void
 end_operation(const struct fp_call *c)
@@ -83,13 +84,13 @@ end_operation(const struct fp_call *c)
 	}
 }
 
-/* Returns the refusal of fp_enter*, first ending an operation a made-up failure ended. */
+/* Ends a call fp_enter_session refused, first ending an operation a made-up failure ended. */
 static CK_RV
 refuse(const struct fp_call *c, CK_RV rv)
 {
-	if (c->injected && c->real != CK_INVALID_HANDLE && rv != CKR_BUFFER_TOO_SMALL)
+	if (c->injected && c->held && rv != CKR_BUFFER_TOO_SMALL)
 		end_operation(c);
-	return rv;
+	return fp_leave(c, rv, false);
 }
 
 /*
@@ -507,23 +508,30 @@ static CK_RV
 fp_C_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 {
 	bool user_pin = user == CKU_USER || user == CKU_CONTEXT_SPECIFIC;
+	bool forwarded = false;
 	struct fp_call c;
 	char *pad;
 	CK_RV rv;
 
 	if ((rv = fp_enter_session(&c, FP_C_Login, session)) != CKR_OK)
 		return refuse(&c, rv);
-	if (user_pin && (c.token_flags & CKF_USER_PIN_LOCKED))
-		return CKR_PIN_LOCKED;
+	if (user_pin && (c.token_flags & CKF_USER_PIN_LOCKED)) {
+		rv = CKR_PIN_LOCKED;
+		goto out;
+	}
 	if (user_pin && pin == NULL && (c.token_flags & CKF_PROTECTED_AUTHENTICATION_PATH)) {
 		/* The user types on the reader's keypad; a keypad nobody types on is a cancel. */
-		if ((pad = getenv("FAULTP11_PAD_PIN")) == NULL)
-			return CKR_FUNCTION_CANCELED;
+		if ((pad = getenv("FAULTP11_PAD_PIN")) == NULL) {
+			rv = CKR_FUNCTION_CANCELED;
+			goto out;
+		}
 		pin = (CK_UTF8CHAR_PTR)pad;
 		pin_len = strlen(pad);
 	}
 	rv = c.fl->C_Login(c.real, user, pin, pin_len);
-	return fp_leave(&c, rv, true);
+	forwarded = true;
+out:
+	return fp_leave(&c, rv, forwarded);
 }
 
 static CK_RV

@@ -29,11 +29,14 @@ struct session {
 	CK_SESSION_HANDLE handle; /* the caller's */
 	CK_SESSION_HANDLE real;   /* the wrapped module's */
 	CK_SLOT_ID slot;
-	bool removed; /* its token was pulled: the real session is closed */
+	unsigned int busy; /* calls on it running in the wrapped module */
+	bool removed;      /* its token was pulled */
+	bool closed;       /* and the real session is closed */
 };
 
 static struct {
 	pthread_mutex_t lock;
+	pthread_cond_t closed; /* a removed session was closed */
 	bool initialized;
 	void *dl;
 	CK_FUNCTION_LIST *fl;
@@ -47,7 +50,7 @@ static struct {
 	size_t n_sessions;
 	size_t cap_sessions;
 	CK_SESSION_HANDLE last_handle;
-} st = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} st = {.lock = PTHREAD_MUTEX_INITIALIZER, .closed = PTHREAD_COND_INITIALIZER};
 
 static struct slot *
 find_slot(CK_SLOT_ID id)
@@ -75,20 +78,51 @@ drop_session(struct session *s)
 	*s = st.sessions[--st.n_sessions];
 }
 
+/* Closes the real session of a removed one, once no call runs on it. */
+static void
+close_removed_locked(struct session *sess)
+{
+	if (!sess->removed || sess->closed || sess->busy != 0)
+		return;
+	/* Under the lock: C_CloseSession is short and calls nothing of ours. */
+	st.fl->C_CloseSession(sess->real);
+	sess->closed = true;
+	pthread_cond_broadcast(&st.closed);
+}
+
+/* Returns true while a removed session of the slot waits for its calls to end. */
+static bool
+slot_has_unclosed_locked(CK_SLOT_ID slot)
+{
+	for (size_t i = 0; i < st.n_sessions; i++) {
+		if (st.sessions[i].slot == slot && st.sessions[i].removed && !st.sessions[i].closed)
+			return true;
+	}
+	return false;
+}
+
 /*
- * Makes the slot's presence follow the rules. A pulled token takes its sessions with it;
- * they are closed in the wrapped module now, under the lock: C_CloseSession is short and
- * calls nothing of ours, and closing later would leave a window where a re-inserted token
- * still has them. Those sessions stay known as removed until the token is back, so that
- * calls on them say CKR_DEVICE_REMOVED until then and CKR_SESSION_HANDLE_INVALID after.
+ * Makes the slot's presence follow the rules. A pulled token takes its sessions with it:
+ * each is closed in the wrapped module as soon as no call runs on it (SoftHSM frees a
+ * session under a C_Sign still running in another thread). They stay known as removed
+ * until the token is back, so that calls on them say CKR_DEVICE_REMOVED until then and
+ * CKR_SESSION_HANDLE_INVALID after. A token put back waits for those closes: closing the
+ * token's last session is what logs it out, as a re-inserted card is.
  */
 static void
 apply_presence_locked(struct slot *s)
 {
-	bool hide = s->label[0] != '\0' && fp_rules_hidden(&st.rules, s->label);
+	bool hide;
 
-	if (hide == s->hidden)
-		return;
+	for (;;) {
+		hide = s->label[0] != '\0' && fp_rules_hidden(&st.rules, s->label);
+		if (hide == s->hidden)
+			return;
+		if (hide || !slot_has_unclosed_locked(s->id))
+			break;
+		/* The rules may change while we wait: look again after. */
+		pthread_cond_wait(&st.closed, &st.lock);
+	}
 	s->hidden = hide;
 	s->event = true;
 	for (size_t i = 0; i < st.n_sessions;) {
@@ -97,8 +131,8 @@ apply_presence_locked(struct slot *s)
 		if (sess->slot != s->id) {
 			i++;
 		} else if (hide && !sess->removed) {
-			st.fl->C_CloseSession(sess->real);
 			sess->removed = true;
+			close_removed_locked(sess);
 			i++;
 		} else if (!hide && sess->removed) {
 			drop_session(sess);
@@ -195,7 +229,6 @@ fp_enter_slot(struct fp_call *c, enum fp_fn fn, CK_SLOT_ID slot, bool need_token
 		goto out;
 	s = find_slot(slot);
 	c->slot = slot;
-	c->has_slot = true;
 	c->hidden = s != NULL && s->hidden;
 	if (c->hidden && need_token) {
 		rv = CKR_TOKEN_NOT_PRESENT;
@@ -223,13 +256,16 @@ fp_enter_session(struct fp_call *c, enum fp_fn fn, CK_SESSION_HANDLE session)
 	}
 	s = find_slot(sess->slot);
 	c->slot = sess->slot;
-	c->has_slot = true;
 	c->hidden = s != NULL && s->hidden;
-	c->real = sess->real;
+	c->handle = session;
 	if (sess->removed) {
 		rv = c->hidden ? CKR_DEVICE_REMOVED : CKR_SESSION_HANDLE_INVALID;
 		goto out;
 	}
+	/* Whether forwarded or failed here (an operation to end), the real session is used. */
+	c->real = sess->real;
+	c->held = true;
+	sess->busy++;
 	rv = judge_locked(c, s);
 out:
 	pthread_mutex_unlock(&st.lock);
@@ -239,8 +275,22 @@ out:
 CK_RV
 fp_leave(const struct fp_call *c, CK_RV rv, bool did_work)
 {
+	struct session *sess;
+
 	if (rv == CKR_OK && did_work)
 		fp_counters_add(c->fn);
+	if (!c->held)
+		return rv;
+	pthread_mutex_lock(&st.lock);
+	/* Gone if the caller closed it meanwhile, or a re-insert dropped it. */
+	if ((sess = find_session(c->handle)) != NULL) {
+		sess->busy--;
+		/* A call that failed while its token was pulled failed because of it. */
+		if (sess->removed && rv != CKR_OK)
+			rv = CKR_DEVICE_REMOVED;
+		close_removed_locked(sess);
+	}
+	pthread_mutex_unlock(&st.lock);
 	return rv;
 }
 
@@ -368,7 +418,9 @@ fp_session_add(CK_SLOT_ID slot, CK_SESSION_HANDLE real, CK_SESSION_HANDLE *ret)
 	sess->handle = ++st.last_handle;
 	sess->real = real;
 	sess->slot = slot;
+	sess->busy = 0;
 	sess->removed = false;
+	sess->closed = false;
 	*ret = sess->handle;
 out:
 	if (rv != CKR_OK)

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #define SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
 #define THREADS 4
 #define SIGNS_PER_THREAD 25
+#define PULLS 20
 
 extern char **environ;
 
@@ -659,6 +661,131 @@ test_threads(CK_SLOT_ID slot)
 	p11->C_CloseSession(s);
 }
 
+struct puller {
+	CK_SLOT_ID slot;
+	atomic_uint signatures;
+	atomic_bool done;
+	CK_RV rv;
+};
+
+static void *
+sign_until_error(void *arg)
+{
+	struct puller *p = arg;
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	CK_OBJECT_HANDLE key;
+
+	if ((p->rv = open_session(p->slot, &s)) == CKR_OK &&
+	    (p->rv = find_key(s, CKO_PRIVATE_KEY, 1, &key)) == CKR_OK) {
+		while ((p->rv = sign_once(s, key)) == CKR_OK)
+			atomic_fetch_add(&p->signatures, 1);
+	}
+	atomic_store(&p->done, true);
+	return NULL;
+}
+
+/*
+ * The card pulled while another thread signs: most of the time that thread is inside
+ * SoftHSM when the main thread applies the removal. That call must not crash SoftHSM and
+ * the thread's next call must end as a reader's would, with CKR_DEVICE_REMOVED.
+ */
+static void
+test_pull_while_signing(CK_SLOT_ID slot)
+{
+	unsigned int removed = 0;
+	CK_RV other = CKR_OK;
+	CK_INFO info;
+
+	for (int i = 0; i < PULLS; i++) {
+		struct puller p = {.slot = slot, .rv = CKR_OK};
+		CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+		pthread_t t;
+
+		if (open_session(slot, &s) != CKR_OK || login(s) != CKR_OK)
+			break;
+		atomic_init(&p.signatures, 0);
+		atomic_init(&p.done, false);
+		pthread_create(&t, NULL, sign_until_error, &p);
+		/* Pull the card once the signer is at work, however slow the machine. */
+		while (atomic_load(&p.signatures) == 0 && !atomic_load(&p.done))
+			usleep(100);
+		control("hide " LABEL "\n");
+		p11->C_GetInfo(&info); /* this thread applies the removal */
+		pthread_join(t, NULL);
+		if (p.rv == CKR_DEVICE_REMOVED)
+			removed++;
+		else
+			other = p.rv;
+		control("");
+		p11->C_CloseSession(s);
+	}
+	check(removed == PULLS, "pulled while signing: %u of %d signers got CKR_DEVICE_REMOVED%s%s",
+	      removed, PULLS, other != CKR_OK ? ", one got " : "",
+	      other != CKR_OK ? rv_str(other) : "");
+}
+
+struct keygen {
+	CK_SESSION_HANDLE session;
+	CK_RV rv;
+};
+
+static void *
+generate_key_pair(void *arg)
+{
+	struct keygen *kg = arg;
+	CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+	CK_ULONG bits = 2048;
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE pub[] = {
+	    {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+	    {CKA_TOKEN, &no, sizeof(no)},
+	};
+	CK_ATTRIBUTE priv[] = {
+	    {CKA_TOKEN, &no, sizeof(no)},
+	};
+	CK_OBJECT_HANDLE pub_key, priv_key;
+
+	kg->rv = p11->C_GenerateKeyPair(kg->session, &mech, pub, 2, priv, 1, &pub_key, &priv_key);
+	return NULL;
+}
+
+/*
+ * The card put back while a slow call still runs on a session of the pulled card: the
+ * re-inserted card must still come back logged out, so the show waits for that call.
+ */
+static void
+test_show_during_call(CK_SLOT_ID slot)
+{
+	struct keygen kg = {.rv = CKR_OK};
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	CK_INFO info;
+	pthread_t t;
+	CK_RV rv;
+
+	rv = open_session(slot, &kg.session);
+	if (rv == CKR_OK)
+		rv = login(kg.session);
+	if (!check_rv("show during a call: open, login", rv, CKR_OK))
+		return;
+	pthread_create(&t, NULL, generate_key_pair, &kg);
+	usleep(5000); /* RSA-2048 generation takes SoftHSM 50 ms or more */
+	control("hide " LABEL "\n");
+	p11->C_GetInfo(&info);
+	control("");
+	p11->C_GetInfo(&info);
+	check_rv("show during a call: C_OpenSession", open_session(slot, &s), CKR_OK);
+	check(session_state(s) == CKS_RW_PUBLIC_SESSION,
+	      "show during a call: the token came back logged out");
+	pthread_join(t, NULL);
+	check(kg.rv == CKR_OK || kg.rv == CKR_DEVICE_REMOVED,
+	      "show during a call: the call ended with CKR_OK or CKR_DEVICE_REMOVED (%s)",
+	      rv_str(kg.rv));
+	check_rv("show during a call: its session afterwards",
+	         p11->C_GetSessionInfo(kg.session, &(CK_SESSION_INFO){0}),
+	         CKR_SESSION_HANDLE_INVALID);
+	p11->C_CloseSession(s);
+}
+
 static void
 test_bad_control_line(CK_SLOT_ID slot)
 {
@@ -763,6 +890,8 @@ main(int argc, char **argv)
 	test_flags(slot);
 	test_counters(slot);
 	test_threads(slot);
+	test_pull_while_signing(slot);
+	test_show_during_call(slot);
 	test_bad_control_line(slot);
 	test_reinitialize();
 	check_rv("C_Finalize", p11->C_Finalize(NULL), CKR_OK);

@@ -39,7 +39,7 @@ check() {
 	n=$((n + 1))
 	failed=$((failed + 1))
 	echo "not ok $n - $desc (exit $rc)"
-	sed 's/^/#   /' <<<"$out"
+	printf '%s\n' "$out" | sed 's/^/#   /'
 	return 1
 }
 
@@ -55,7 +55,7 @@ lacks() {
 	fi
 	failed=$((failed + 1))
 	echo "not ok $n - $desc (exit $rc)"
-	sed 's/^/#   /' <<<"$out"
+	printf '%s\n' "$out" | sed 's/^/#   /'
 	return 1
 }
 
