@@ -16,22 +16,39 @@
 #include "cs_frame.h"
 #include "cs_keyd_msg.h"
 
+/* A request waiting for its reply. */
+struct pending {
+	uint32_t id;
+	const struct keyd_op_context *ctx;
+	int done;
+	int result;                 /* 0 for CS_KMSG_OK, else the error */
+	uint8_t type;
+	struct cs_buf body;         /* the OK reply's body (wiped on clear: it may hold a key) */
+	struct pending *next;
+};
+
 struct keyd_client {
 	int fd;
 	pid_t pid;
-	pthread_mutex_t lock;       /* one request at a time */
+	pthread_mutex_t write_lock;     /* one frame at a time on fd */
+	pthread_mutex_t lock;           /* protects what follows */
+	pthread_cond_t replied;
 	uint32_t next_id;
-	struct keyd_op_context ctx;
-	keyd_event_cb event_cb;
-	void *event_arg;
-	struct cs_buf in;
+	struct pending *pending;
+	int dead;                       /* keyd closed the socket or sent garbage */
+	pthread_t reader;
+	int reader_started;
 };
+
+static _Thread_local const struct keyd_op_context *thread_ctx;
 
 /* Variables a PKCS#11 module may need; nothing else of ours reaches keyd. */
 static const char *const passed_env_prefixes[] = {
 	"SOFTHSM2_CONF=", "P11_KIT_", "OPENSC_CONF=", "PCSCLITE_", "FAULTP11_", "HOME=", "LANG=",
 	"TMPDIR=", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=",
 };
+
+static void *reader_main(void *arg);
 
 static char **
 clean_environment(void)
@@ -72,7 +89,8 @@ keyd_client_start(const struct keyd_client_options *o, struct keyd_client **ret_
 		return CS_ERR_NOMEM;
 	c->fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
-	cs_buf_init(&c->in, CS_KEYD_MAX_FRAME * 16 + CS_FRAME_LEN_SIZE);
+	pthread_mutex_init(&c->write_lock, NULL);
+	pthread_cond_init(&c->replied, NULL);
 	if ((env = clean_environment()) == NULL) {
 		r = CS_ERR_NOMEM;
 		goto out;
@@ -97,6 +115,8 @@ keyd_client_start(const struct keyd_client_options *o, struct keyd_client **ret_
 		argv[argc++] = "--data-dir";
 		argv[argc++] = (char *)o->data_dir;
 	}
+	if (o->confirm_signatures)
+		argv[argc++] = "--confirm-signatures";
 	argv[argc] = NULL;
 	c->pid = fork();
 	if (c->pid < 0)
@@ -114,6 +134,11 @@ keyd_client_start(const struct keyd_client_options *o, struct keyd_client **ret_
 	sv[1] = -1;
 	c->fd = sv[0];
 	sv[0] = -1;
+	if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
+		r = CS_ERR_NOMEM;
+		goto out;
+	}
+	c->reader_started = 1;
 	*ret_client = c;
 	c = NULL;
 	r = 0;
@@ -130,24 +155,28 @@ out:
 void
 keyd_client_free(struct keyd_client *c)
 {
-	int status;
+	int status, i;
 
 	if (c == NULL)
 		return;
+	/* Closing our end makes keyd exit, which ends the reader with EOF. */
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+	if (c->reader_started)
+		pthread_join(c->reader, NULL);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->pid > 0) {
-		/* keyd exits when its socket closes; a stuck one is stopped. */
-		int i;
-
 		for (i = 0; i < 50 && waitpid(c->pid, &status, WNOHANG) == 0; i++)
 			usleep(20000);
 		if (i == 50) {
+			/* A stuck keyd is stopped. */
 			kill(c->pid, SIGTERM);
 			(void)waitpid(c->pid, &status, 0);
 		}
 	}
-	cs_buf_clear(&c->in);
+	pthread_cond_destroy(&c->replied);
+	pthread_mutex_destroy(&c->write_lock);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -159,16 +188,93 @@ keyd_client_pid(const struct keyd_client *c)
 }
 
 void
-keyd_client_set_context(struct keyd_client *c, const struct keyd_op_context *ctx)
+keyd_client_set_thread_context(const struct keyd_op_context *ctx)
 {
-	c->ctx = *ctx;
+	thread_ctx = ctx;
 }
 
-void
-keyd_client_set_event_cb(struct keyd_client *c, keyd_event_cb cb, void *arg)
+static struct pending *
+find_pending(struct keyd_client *c, uint32_t id)
 {
-	c->event_cb = cb;
-	c->event_arg = arg;
+	struct pending *p;
+
+	for (p = c->pending; p != NULL; p = p->next) {
+		if (p->id == id)
+			return p;
+	}
+	return NULL;
+}
+
+/* An event for a pending request: to its context's callback, outside the lock. */
+static void
+deliver_event(struct keyd_client *c, const struct cs_frame_view *f)
+{
+	const struct keyd_op_context *ctx = NULL;
+	struct cs_reader rd;
+	struct pending *p;
+	char *detail = NULL;
+	uint8_t kind;
+
+	pthread_mutex_lock(&c->lock);
+	if ((p = find_pending(c, f->id)) != NULL)
+		ctx = p->ctx;
+	pthread_mutex_unlock(&c->lock);
+	cs_reader_init(&rd, f->body, f->body_len);
+	kind = cs_read_u8(&rd);
+	cs_read_str(&rd, CS_KEYD_MAX_STR, &detail);
+	/* The waiting thread keeps its context alive until its reply arrives. */
+	if (cs_reader_finish(&rd) == 0 && ctx != NULL && ctx->on_event != NULL)
+		ctx->on_event(ctx->event_arg, kind, detail);
+	free(detail);
+}
+
+static void
+deliver_reply(struct keyd_client *c, const struct cs_frame_view *f)
+{
+	struct cs_reader rd;
+	struct pending *p;
+	uint32_t code;
+
+	pthread_mutex_lock(&c->lock);
+	if ((p = find_pending(c, f->id)) != NULL && !p->done) {
+		p->type = f->type;
+		if (f->type == CS_KMSG_OK) {
+			p->result = cs_buf_put(&p->body, f->body, f->body_len);
+		} else if (f->type == CS_KMSG_ERROR) {
+			cs_reader_init(&rd, f->body, f->body_len);
+			code = cs_read_u32(&rd);
+			p->result = code > 0 && code < 1000 ? -(int)code : CS_ERR_PROTOCOL;
+		} else {
+			p->result = CS_ERR_PROTOCOL;
+		}
+		p->done = 1;
+		pthread_cond_broadcast(&c->replied);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Reads keyd's frames and hands them to the waiting threads until keyd goes away. */
+static void *
+reader_main(void *arg)
+{
+	struct keyd_client *c = arg;
+	struct cs_frame_view f;
+	struct cs_buf in;
+	int r;
+
+	cs_buf_init(&in, CS_KEYD_MAX_FRAME * 16 + CS_FRAME_LEN_SIZE);
+	while ((r = cs_frame_read(c->fd, CS_KEYD_MAX_FRAME * 16, &in, &f)) == 0) {
+		if (f.type == CS_KMSG_EVENT)
+			deliver_event(c, &f);
+		else
+			deliver_reply(c, &f);
+	}
+	cs_buf_clear(&in);
+	pthread_mutex_lock(&c->lock);
+	c->dead = 1;
+	pthread_cond_broadcast(&c->replied);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
 }
 
 static int
@@ -186,54 +292,87 @@ put_context(struct cs_buf *b, const struct keyd_op_context *x)
 	return 0;
 }
 
-/*
- * Sends a request and waits for its reply; events for it go to the callback.
- * On CS_KMSG_OK the reply body is left in c->in and ret_body, ret_len point
- * at it (valid until the next call). Caller holds c->lock.
- */
 static int
-transact(struct keyd_client *c, uint8_t type, const struct cs_buf *body, const uint8_t **ret_body,
-         size_t *ret_len, uint8_t *ret_type)
+send_frame(struct keyd_client *c, uint8_t type, uint32_t id, const void *body, size_t len)
 {
-	struct cs_frame_view f;
-	struct cs_reader rd;
-	uint32_t id = ++c->next_id;
 	int r;
 
-	if ((r = cs_frame_write(c->fd, type, id, body->data, body->len)) != 0)
-		return r;
-	for (;;) {
-		if ((r = cs_frame_read(c->fd, CS_KEYD_MAX_FRAME * 16, &c->in, &f)) != 0)
-			return r == CS_ERR_EOF ? CS_ERR_INTERNAL : r;   /* keyd died */
-		if (f.id != id)
-			return CS_ERR_PROTOCOL;
-		if (ret_type != NULL)
-			*ret_type = f.type;
-		if (f.type == CS_KMSG_EVENT) {
-			uint8_t kind;
-			char *detail = NULL;
+	pthread_mutex_lock(&c->write_lock);
+	r = cs_frame_write(c->fd, type, id, body, len);
+	pthread_mutex_unlock(&c->write_lock);
+	return r;
+}
 
-			cs_reader_init(&rd, f.body, f.body_len);
-			kind = cs_read_u8(&rd);
-			cs_read_str(&rd, CS_KEYD_MAX_STR, &detail);
-			if (cs_reader_finish(&rd) == 0 && c->event_cb != NULL)
-				c->event_cb(c->event_arg, kind, detail);
-			free(detail);
+/*
+ * Sends a request and waits for its reply. On CS_KMSG_OK the reply's body
+ * is left in *reply (the caller clears it, which wipes it). Events for the
+ * request go to this thread's context. When the context's cancel flag is
+ * set, CANCEL is sent once and the wait goes on for keyd's final answer.
+ */
+static int
+transact(struct keyd_client *c, uint8_t type, const struct cs_buf *body, struct cs_buf *reply,
+         uint8_t *ret_type)
+{
+	struct pending p;
+	struct pending **link;
+	struct timespec slice;
+	uint8_t cancel_body[4];
+	uint32_t cancel_id;
+	int r, cancel_sent = 0;
+
+	memset(&p, 0, sizeof(p));
+	cs_buf_init(&p.body, CS_KEYD_MAX_FRAME * 16);
+	p.ctx = thread_ctx;
+	pthread_mutex_lock(&c->lock);
+	if (c->dead) {
+		pthread_mutex_unlock(&c->lock);
+		cs_buf_clear(&p.body);
+		return CS_ERR_INTERNAL;
+	}
+	p.id = ++c->next_id;
+	p.next = c->pending;
+	c->pending = &p;
+	pthread_mutex_unlock(&c->lock);
+
+	r = send_frame(c, type, p.id, body->data, body->len);
+	pthread_mutex_lock(&c->lock);
+	while (r == 0 && !p.done && !c->dead) {
+		if (!cancel_sent && p.ctx != NULL && p.ctx->cancel != NULL && *p.ctx->cancel) {
+			cancel_sent = 1;
+			cancel_body[0] = (uint8_t)(p.id >> 24);
+			cancel_body[1] = (uint8_t)(p.id >> 16);
+			cancel_body[2] = (uint8_t)(p.id >> 8);
+			cancel_body[3] = (uint8_t)p.id;
+			cancel_id = ++c->next_id;
+			pthread_mutex_unlock(&c->lock);
+			/* CANCEL has an id of its own; its reply finds no waiter and is dropped. */
+			(void)send_frame(c, CS_KMSG_CANCEL, cancel_id, cancel_body, 4);
+			pthread_mutex_lock(&c->lock);
 			continue;
 		}
-		if (f.type == CS_KMSG_ERROR) {
-			uint32_t code;
-
-			cs_reader_init(&rd, f.body, f.body_len);
-			code = cs_read_u32(&rd);
-			return code > 0 && code < 1000 ? -(int)code : CS_ERR_PROTOCOL;
+		clock_gettime(CLOCK_REALTIME, &slice);
+		slice.tv_nsec += 100 * 1000000L;
+		if (slice.tv_nsec >= 1000000000L) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000L;
 		}
-		if (f.type != CS_KMSG_OK)
-			return CS_ERR_PROTOCOL;
-		*ret_body = f.body;
-		*ret_len = f.body_len;
-		return 0;
+		(void)pthread_cond_timedwait(&c->replied, &c->lock, &slice);
 	}
+	if (r == 0)
+		r = p.done ? p.result : CS_ERR_INTERNAL;   /* keyd died */
+	for (link = &c->pending; *link != NULL; link = &(*link)->next) {
+		if (*link == &p) {
+			*link = p.next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (ret_type != NULL)
+		*ret_type = p.type;
+	if (r == 0 && reply != NULL)
+		r = cs_buf_put(reply, p.body.data, p.body.len);
+	cs_buf_clear(&p.body);
+	return r;
 }
 
 int
@@ -241,15 +380,11 @@ keyd_client_raw(struct keyd_client *c, uint8_t type, const void *body, size_t le
                 uint8_t *ret_type)
 {
 	struct cs_buf b;
-	const uint8_t *p;
-	size_t n;
 	int r;
 
 	cs_buf_init(&b, 0);
-	pthread_mutex_lock(&c->lock);
 	if ((r = cs_buf_put(&b, body, len)) == 0)
-		r = transact(c, type, &b, &p, &n, ret_type);
-	pthread_mutex_unlock(&c->lock);
+		r = transact(c, type, &b, NULL, ret_type);
 	cs_buf_clear(&b);
 	return r;
 }
@@ -270,49 +405,62 @@ keyd_identities_free(struct keyd_identity *ids, size_t n)
 	free(ids);
 }
 
+static int
+read_identity(struct cs_reader *rd, struct keyd_identity *id)
+{
+	const uint8_t *der;
+	size_t der_len;
+
+	cs_read_str(rd, CS_KEYD_MAX_STR, &id->key_uri);
+	cs_read_str(rd, CS_KEYD_MAX_STR, &id->cert_uri);
+	cs_read_bytes(rd, 64 * 1024, &der, &der_len);
+	cs_read_str(rd, CS_KEYD_MAX_STR, &id->label);
+	cs_read_str(rd, CS_KEYD_MAX_STR, &id->token_label);
+	cs_read_str(rd, CS_KEYD_MAX_STR, &id->token_serial);
+	id->key_type = cs_read_u8(rd);
+	id->flags = cs_read_u8(rd);
+	if (rd->failed != 0)
+		return rd->failed;
+	if ((id->cert_der = malloc(der_len + 1)) == NULL)
+		return CS_ERR_NOMEM;
+	memcpy(id->cert_der, der, der_len);
+	id->cert_len = der_len;
+	return 0;
+}
+
 int
 keyd_client_list_identities(struct keyd_client *c, struct keyd_identity **ret_ids, size_t *ret_n)
 {
 	struct keyd_identity *ids = NULL;
-	struct cs_buf b;
+	struct cs_buf b, reply;
 	struct cs_reader rd;
-	const uint8_t *p, *der;
-	size_t len, n = 0, i, der_len;
+	size_t n = 0;
 	uint32_t count;
 	int r;
 
 	*ret_ids = NULL;
 	*ret_n = 0;
 	cs_buf_init(&b, 0);
-	pthread_mutex_lock(&c->lock);
-	if ((r = transact(c, CS_KMSG_LIST_IDENTITIES, &b, &p, &len, NULL)) != 0)
+	cs_buf_init(&reply, CS_KEYD_MAX_FRAME * 16);
+	if ((r = transact(c, CS_KMSG_LIST_IDENTITIES, &b, &reply, NULL)) != 0)
 		goto out;
-	cs_reader_init(&rd, p, len);
+	cs_reader_init(&rd, reply.data, reply.len);
 	count = cs_read_u32(&rd);
-	if (count > 4096 || (ids = calloc(count + 1, sizeof(*ids))) == NULL) {
-		r = count > 4096 ? CS_ERR_TOO_LARGE : CS_ERR_NOMEM;
+	if (count > 4096) {
+		r = CS_ERR_TOO_LARGE;
 		goto out;
 	}
-	for (i = 0; i < count && rd.failed == 0; i++, n++) {
-		struct keyd_identity *id = &ids[i];
-
-		cs_read_str(&rd, CS_KEYD_MAX_STR, &id->key_uri);
-		cs_read_str(&rd, CS_KEYD_MAX_STR, &id->cert_uri);
-		cs_read_bytes(&rd, 64 * 1024, &der, &der_len);
-		cs_read_str(&rd, CS_KEYD_MAX_STR, &id->label);
-		cs_read_str(&rd, CS_KEYD_MAX_STR, &id->token_label);
-		cs_read_str(&rd, CS_KEYD_MAX_STR, &id->token_serial);
-		id->key_type = cs_read_u8(&rd);
-		id->flags = cs_read_u8(&rd);
-		if (rd.failed == 0 && (id->cert_der = malloc(der_len + 1)) != NULL) {
-			memcpy(id->cert_der, der, der_len);
-			id->cert_len = der_len;
-		}
+	if ((ids = calloc(count + 1, sizeof(*ids))) == NULL) {
+		r = CS_ERR_NOMEM;
+		goto out;
 	}
-	r = cs_reader_finish(&rd);
+	for (r = 0; n < count && r == 0; n++)
+		r = read_identity(&rd, &ids[n]);
+	if (r == 0)
+		r = cs_reader_finish(&rd);
 out:
-	pthread_mutex_unlock(&c->lock);
 	cs_buf_clear(&b);
+	cs_buf_clear(&reply);
 	if (r != 0) {
 		keyd_identities_free(ids, n);
 		return r;
@@ -322,55 +470,70 @@ out:
 	return 0;
 }
 
+/* The context block of this thread's requests (an empty one when none is set). */
+static int
+put_thread_context(struct cs_buf *b)
+{
+	static const struct keyd_op_context empty;
+	const struct keyd_op_context *x = thread_ctx != NULL ? thread_ctx : &empty;
+
+	return put_context(b, x);
+}
+
 static int
 backend_sign(void *arg, const char *key_uri, const struct cs_sign_params *p, const uint8_t *digest,
              size_t digest_len, uint8_t *sig, size_t *sig_len)
 {
 	struct keyd_client *c = arg;
-	struct cs_buf b;
+	struct cs_buf b, reply;
 	struct cs_reader rd;
-	const uint8_t *body, *s;
-	size_t len, s_len;
+	const uint8_t *s;
+	size_t s_len;
 	int r;
 
 	cs_buf_init(&b, 0);
-	pthread_mutex_lock(&c->lock);
-	if ((r = put_context(&b, &c->ctx)) != 0 || (r = cs_buf_put_str(&b, key_uri)) != 0 ||
+	cs_buf_init(&reply, 0);
+	if ((r = put_thread_context(&b)) != 0 || (r = cs_buf_put_str(&b, key_uri)) != 0 ||
 	    (r = cs_buf_put_u8(&b, (uint8_t)p->scheme)) != 0 ||
 	    (r = cs_buf_put_u8(&b, (uint8_t)cs_wire_md_from_nid(p->md_nid))) != 0 ||
 	    (r = cs_buf_put_u8(&b, (uint8_t)cs_wire_md_from_nid(p->mgf1_nid))) != 0 ||
 	    (r = cs_buf_put_u32(&b, (uint32_t)p->salt_len)) != 0 ||
 	    (r = cs_buf_put_bytes(&b, digest, digest_len)) != 0)
 		goto out;
-	if ((r = transact(c, CS_KMSG_SIGN, &b, &body, &len, NULL)) != 0)
+	if ((r = transact(c, CS_KMSG_SIGN, &b, &reply, NULL)) != 0)
 		goto out;
-	cs_reader_init(&rd, body, len);
+	cs_reader_init(&rd, reply.data, reply.len);
 	cs_read_bytes(&rd, *sig_len, &s, &s_len);
 	if ((r = cs_reader_finish(&rd)) != 0)
 		goto out;
 	memcpy(sig, s, s_len);
 	*sig_len = s_len;
 out:
-	pthread_mutex_unlock(&c->lock);
 	cs_buf_clear(&b);
+	cs_buf_clear(&reply);
 	return r;
 }
 
-/* Reads a reply holding one secret byte string into a new cs_secret, wiping the frame. */
+/* Sends a request whose reply is one secret byte string; *ret_secret is new. */
 static int
-read_secret_reply(struct keyd_client *c, const uint8_t *body, size_t len,
-                  struct cs_secret **ret_secret)
+secret_request(struct keyd_client *c, uint8_t type, const struct cs_buf *b,
+               struct cs_secret **ret_secret)
 {
+	struct cs_buf reply;
 	struct cs_reader rd;
 	const uint8_t *s;
 	size_t s_len;
 	int r;
 
-	cs_reader_init(&rd, body, len);
+	cs_buf_init(&reply, 0);
+	if ((r = transact(c, type, b, &reply, NULL)) != 0)
+		goto out;
+	cs_reader_init(&rd, reply.data, reply.len);
 	cs_read_bytes(&rd, CS_SECRET_MAX, &s, &s_len);
 	if ((r = cs_reader_finish(&rd)) == 0 && (*ret_secret = cs_secret_from(s, s_len)) == NULL)
 		r = CS_ERR_NOMEM;
-	cs_buf_reset(&c->in);
+out:
+	cs_buf_clear(&reply);       /* wipes the copy of the secret */
 	return r;
 }
 
@@ -380,24 +543,17 @@ backend_decrypt(void *arg, const char *key_uri, const struct cs_decrypt_params *
 {
 	struct keyd_client *c = arg;
 	struct cs_buf b;
-	const uint8_t *body;
-	size_t len;
 	int r;
 
 	*ret_key = NULL;
 	cs_buf_init(&b, 0);
-	pthread_mutex_lock(&c->lock);
-	if ((r = put_context(&b, &c->ctx)) != 0 || (r = cs_buf_put_str(&b, key_uri)) != 0 ||
-	    (r = cs_buf_put_u8(&b, (uint8_t)p->padding)) != 0 ||
-	    (r = cs_buf_put_u8(&b, (uint8_t)cs_wire_md_from_nid(p->md_nid))) != 0 ||
-	    (r = cs_buf_put_u8(&b, (uint8_t)cs_wire_md_from_nid(p->mgf1_nid))) != 0 ||
-	    (r = cs_buf_put_bytes(&b, p->label, p->label_len)) != 0 ||
-	    (r = cs_buf_put_bytes(&b, in, in_len)) != 0)
-		goto out;
-	if ((r = transact(c, CS_KMSG_DECRYPT, &b, &body, &len, NULL)) == 0)
-		r = read_secret_reply(c, body, len, ret_key);
-out:
-	pthread_mutex_unlock(&c->lock);
+	if ((r = put_thread_context(&b)) == 0 && (r = cs_buf_put_str(&b, key_uri)) == 0 &&
+	    (r = cs_buf_put_u8(&b, (uint8_t)p->padding)) == 0 &&
+	    (r = cs_buf_put_u8(&b, (uint8_t)cs_wire_md_from_nid(p->md_nid))) == 0 &&
+	    (r = cs_buf_put_u8(&b, (uint8_t)cs_wire_md_from_nid(p->mgf1_nid))) == 0 &&
+	    (r = cs_buf_put_bytes(&b, p->label, p->label_len)) == 0 &&
+	    (r = cs_buf_put_bytes(&b, in, in_len)) == 0)
+		r = secret_request(c, CS_KMSG_DECRYPT, &b, ret_key);
 	cs_buf_clear(&b);
 	return r;
 }
@@ -408,20 +564,13 @@ backend_derive(void *arg, const char *key_uri, const uint8_t *peer, size_t peer_
 {
 	struct keyd_client *c = arg;
 	struct cs_buf b;
-	const uint8_t *body;
-	size_t len;
 	int r;
 
 	*ret_secret = NULL;
 	cs_buf_init(&b, 0);
-	pthread_mutex_lock(&c->lock);
-	if ((r = put_context(&b, &c->ctx)) != 0 || (r = cs_buf_put_str(&b, key_uri)) != 0 ||
-	    (r = cs_buf_put_bytes(&b, peer, peer_len)) != 0)
-		goto out;
-	if ((r = transact(c, CS_KMSG_DERIVE, &b, &body, &len, NULL)) == 0)
-		r = read_secret_reply(c, body, len, ret_secret);
-out:
-	pthread_mutex_unlock(&c->lock);
+	if ((r = put_thread_context(&b)) == 0 && (r = cs_buf_put_str(&b, key_uri)) == 0 &&
+	    (r = cs_buf_put_bytes(&b, peer, peer_len)) == 0)
+		r = secret_request(c, CS_KMSG_DERIVE, &b, ret_secret);
 	cs_buf_clear(&b);
 	return r;
 }
@@ -434,4 +583,29 @@ keyd_client_backend(struct keyd_client *c, struct cs_key_backend *ret)
 	ret->sign = backend_sign;
 	ret->decrypt = backend_decrypt;
 	ret->derive = backend_derive;
+}
+
+int
+keyd_client_wait_token(struct keyd_client *c, const char *key_uri, unsigned timeout_seconds)
+{
+	struct cs_buf b;
+	int r;
+
+	cs_buf_init(&b, 0);
+	if ((r = cs_buf_put_str(&b, key_uri)) == 0 && (r = cs_buf_put_u32(&b, timeout_seconds)) == 0)
+		r = transact(c, CS_KMSG_WAIT_TOKEN, &b, NULL, NULL);
+	cs_buf_clear(&b);
+	return r;
+}
+
+int
+keyd_client_watch_tokens(struct keyd_client *c)
+{
+	struct cs_buf b;
+	int r;
+
+	cs_buf_init(&b, 0);
+	r = transact(c, CS_KMSG_WATCH_TOKENS, &b, NULL, NULL);
+	cs_buf_clear(&b);
+	return r;
 }

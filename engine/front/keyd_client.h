@@ -3,8 +3,12 @@
  * with a socketpair) and sends it requests. Paired with engine/keyd/: the
  * same message layouts, read there and written here (cs_keyd_msg.h).
  *
- * Requests are synchronous and serialised by a lock for now; events keyd
- * sends while a request runs ("waiting for PIN") go to the event callback.
+ * Many threads may have requests in flight at once: a reader thread hands
+ * each reply to the thread waiting for its id. A thread states whom its
+ * requests are for with keyd_client_set_thread_context(); events keyd sends
+ * while one runs ("waiting for PIN", "insert token") go to that context's
+ * callback, on the reader thread (so the callback must not call this client).
+ * A context's cancel flag, once set, sends CANCEL for the request in flight.
  */
 #ifndef KEYD_CLIENT_H
 #define KEYD_CLIENT_H
@@ -25,14 +29,20 @@ struct keyd_client_options {
 	unsigned cache_ttl;         /* seconds */
 	unsigned pin_timeout;       /* seconds */
 	const char *data_dir;       /* audit log directory, or NULL */
+	int confirm_signatures;     /* keyd asks the user to confirm each signature */
 };
 
 /* Display hints and the operation summary that requests carry to keyd's dialogs. */
+typedef void (*keyd_event_cb)(void *arg, int kind, const char *detail);
+
 struct keyd_op_context {
 	uint32_t client_id;
 	const char *display, *wayland_display, *xauthority, *dbus_address, *term, *ttyname,
 		*lc_ctype;
 	const char *summary;
+	keyd_event_cb on_event;         /* may be NULL */
+	void *event_arg;
+	const volatile int *cancel;     /* may be NULL */
 };
 
 /* An identity as keyd reports it. */
@@ -46,8 +56,6 @@ struct keyd_identity {
 
 void keyd_identities_free(struct keyd_identity *ids, size_t n);
 
-typedef void (*keyd_event_cb)(void *arg, int kind, const char *detail);
-
 /*
  * Starts keyd. Its environment is a clean one: only the variables PKCS#11
  * modules need (SOFTHSM2_CONF, P11_KIT_*, OPENSC_CONF, PCSCLITE_*, FAULTP11_*)
@@ -60,10 +68,25 @@ void keyd_client_free(struct keyd_client *c);
 
 pid_t keyd_client_pid(const struct keyd_client *c);
 
-/* The context for the next requests; the strings must outlive them. */
-void keyd_client_set_context(struct keyd_client *c, const struct keyd_op_context *ctx);
+/*
+ * The context of this thread's next requests (NULL: an empty one); it must
+ * outlive them. Thread-local, so concurrent clients of the front each have
+ * their own display, summary, events and cancellation.
+ */
+void keyd_client_set_thread_context(const struct keyd_op_context *ctx);
 
-void keyd_client_set_event_cb(struct keyd_client *c, keyd_event_cb cb, void *arg);
+/*
+ * Waits until the token of key_uri is present: keyd sends an INSERT_TOKEN
+ * event (to the context's callback) if it is not. Returns 0, CS_ERR_TIMEOUT,
+ * CS_ERR_CANCELLED or another CS_ERR_*.
+ */
+int keyd_client_wait_token(struct keyd_client *c, const char *key_uri, unsigned timeout_seconds);
+
+/*
+ * Streams token events (CS_KEVENT_TOKEN_CHANGED) to the context's callback
+ * until the context's cancel flag is set. Returns 0 once cancelled.
+ */
+int keyd_client_watch_tokens(struct keyd_client *c);
 
 int keyd_client_list_identities(struct keyd_client *c, struct keyd_identity **ret_ids,
                                 size_t *ret_n);

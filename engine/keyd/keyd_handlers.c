@@ -169,11 +169,11 @@ out:
 }
 
 static void
-handle_sign(struct keyd *k, uint32_t id, struct cs_reader *rd)
+handle_sign(struct keyd *k, uint32_t id, struct cs_reader *rd, const volatile int *cancel)
 {
 	struct keyd_context ctx;
 	struct tok_sign_request req;
-	struct keyd_pin_arg pin = { k, id, &ctx, "sign", NULL };
+	struct keyd_pin_arg pin = { k, id, &ctx, "sign", cancel, NULL };
 	char *key_uri = NULL;
 	uint8_t sig[1024];
 	size_t sig_len = sizeof(sig);
@@ -196,6 +196,11 @@ handle_sign(struct keyd *k, uint32_t id, struct cs_reader *rd)
 		goto out;
 	}
 	req.key_uri = key_uri;
+	/* Policy or settings may want the user to see and confirm every signature. */
+	if (k->confirm_signatures && (r = keyd_confirm_signature(&pin)) != 0) {
+		keyd_audit(k, &ctx, "sign-refused", key_uri, r);
+		goto out;
+	}
 	r = tok_sign(k->tokens, &req, keyd_pin_callback, &pin, sig, &sig_len);
 	keyd_pin_done(&pin);
 	keyd_audit(k, &ctx, "sign", key_uri, r);
@@ -210,11 +215,11 @@ out:
 }
 
 static void
-handle_decrypt(struct keyd *k, uint32_t id, struct cs_reader *rd)
+handle_decrypt(struct keyd *k, uint32_t id, struct cs_reader *rd, const volatile int *cancel)
 {
 	struct keyd_context ctx;
 	struct tok_decrypt_request req;
-	struct keyd_pin_arg pin = { k, id, &ctx, "decrypt", NULL };
+	struct keyd_pin_arg pin = { k, id, &ctx, "decrypt", cancel, NULL };
 	struct cs_secret *key = NULL;
 	char *key_uri = NULL;
 	struct cs_buf b;
@@ -251,10 +256,10 @@ out:
 }
 
 static void
-handle_derive(struct keyd *k, uint32_t id, struct cs_reader *rd)
+handle_derive(struct keyd *k, uint32_t id, struct cs_reader *rd, const volatile int *cancel)
 {
 	struct keyd_context ctx;
-	struct keyd_pin_arg pin = { k, id, &ctx, "decrypt", NULL };
+	struct keyd_pin_arg pin = { k, id, &ctx, "decrypt", cancel, NULL };
 	struct cs_secret *secret = NULL;
 	const uint8_t *peer;
 	size_t peer_len;
@@ -284,7 +289,8 @@ out:
 }
 
 void
-keyd_dispatch(struct keyd *k, uint8_t type, uint32_t id, const uint8_t *body, size_t len)
+keyd_dispatch(struct keyd *k, uint8_t type, uint32_t id, const uint8_t *body, size_t len,
+              const volatile int *cancel)
 {
 	struct cs_reader rd;
 
@@ -297,13 +303,19 @@ keyd_dispatch(struct keyd *k, uint8_t type, uint32_t id, const uint8_t *body, si
 		handle_list_tokens(k, id, &rd);
 		break;
 	case CS_KMSG_SIGN:
-		handle_sign(k, id, &rd);
+		handle_sign(k, id, &rd, cancel);
 		break;
 	case CS_KMSG_DECRYPT:
-		handle_decrypt(k, id, &rd);
+		handle_decrypt(k, id, &rd, cancel);
 		break;
 	case CS_KMSG_DERIVE:
-		handle_derive(k, id, &rd);
+		handle_derive(k, id, &rd, cancel);
+		break;
+	case CS_KMSG_WATCH_TOKENS:
+		keyd_handle_watch_tokens(k, id, &rd, cancel);
+		break;
+	case CS_KMSG_WAIT_TOKEN:
+		keyd_handle_wait_token(k, id, &rd, cancel);
 		break;
 	default:
 		keyd_send_error(k, id, CS_ERR_UNKNOWN_TYPE);

@@ -35,11 +35,34 @@ static void *
 run_job(void *arg)
 {
 	struct request_job *job = arg;
+	struct keyd_active *active = keyd_request_begin(job->keyd, job->id);
 
-	keyd_dispatch(job->keyd, job->type, job->id, job->body, job->len);
+	if (active == NULL)
+		keyd_send_error(job->keyd, job->id, CS_ERR_NOMEM);
+	else
+		keyd_dispatch(job->keyd, job->type, job->id, job->body, job->len, &active->cancel);
+	keyd_request_end(job->keyd, active);
 	cs_wipe(job->body, job->len);
 	free(job);
 	return NULL;
+}
+
+/* CANCEL is answered on the reading thread at once: the request it names is busy. */
+static void
+handle_cancel(struct keyd *k, uint32_t id, const uint8_t *body, size_t len)
+{
+	struct cs_reader rd;
+	uint32_t target;
+	int r;
+
+	cs_reader_init(&rd, body, len);
+	target = cs_read_u32(&rd);
+	if ((r = cs_reader_finish(&rd)) == 0)
+		r = keyd_request_cancel(k, target);
+	if (r == 0)
+		(void)keyd_send(k, CS_KMSG_OK, id, NULL);
+	else
+		keyd_send_error(k, id, r);
 }
 
 /*
@@ -100,7 +123,8 @@ usage(FILE *out)
 	        "  --pinentry PROG    the PIN dialog program (default /usr/bin/pinentry)\n"
 	        "  --cache-ttl S      keep a token logged in for S idle seconds (default 300, 0: never)\n"
 	        "  --pin-timeout S    close an unanswered PIN dialog after S seconds (default 120)\n"
-	        "  --data-dir DIR     where the audit log (keyd-audit.log) is appended\n");
+	        "  --data-dir DIR     where the audit log (keyd-audit.log) is appended\n"
+	        "  --confirm-signatures  ask the user to confirm every signature, showing its summary\n");
 }
 
 static int
@@ -127,6 +151,7 @@ main(int argc, char **argv)
 		{ "cache-ttl", required_argument, NULL, 't' },
 		{ "pin-timeout", required_argument, NULL, 'T' },
 		{ "data-dir", required_argument, NULL, 'd' },
+		{ "confirm-signatures", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -168,6 +193,9 @@ main(int argc, char **argv)
 		case 'd':
 			data_dir = optarg;
 			break;
+		case 'c':
+			k.confirm_signatures = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -198,12 +226,17 @@ main(int argc, char **argv)
 		configure_opensc(data_dir);
 	}
 	pthread_mutex_init(&k.write_lock, NULL);
+	pthread_mutex_init(&k.requests_lock, NULL);
 	if ((r = tok_ctx_new(modules, &k.tokens)) != 0) {
 		fprintf(stderr, "cardseal-keyd: cannot load PKCS#11 modules '%s': %s\n", modules,
 		        cs_strerror(r));
 		return 1;
 	}
 	tok_set_login_ttl(k.tokens, ttl);
+	if ((r = tok_watch_start(k.tokens, 500, &k.watch)) != 0) {
+		fprintf(stderr, "cardseal-keyd: cannot start the slot watcher: %s\n", cs_strerror(r));
+		return 1;
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	cs_buf_init(&in, CS_KEYD_MAX_FRAME + CS_FRAME_LEN_SIZE);
@@ -219,6 +252,10 @@ main(int argc, char **argv)
 			fprintf(stderr, "cardseal-keyd: bad frame from the front: %s\n",
 			        cs_strerror(r));
 			break;
+		}
+		if (f.type == CS_KMSG_CANCEL) {
+			handle_cancel(&k, f.id, f.body, f.body_len);
+			continue;
 		}
 		if ((job = malloc(sizeof(*job) + f.body_len)) == NULL) {
 			keyd_send_error(&k, f.id, CS_ERR_NOMEM);

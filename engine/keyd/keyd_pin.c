@@ -29,6 +29,8 @@ keyd_pin_callback(void *arg, const struct tok_pin_prompt *prompt, struct cs_secr
 	int pin_state = 0;
 
 	*ret_pin = NULL;
+	if (a->cancel != NULL && *a->cancel)
+		return CS_ERR_CANCELLED;
 	if (prompt->count_low)
 		pin_state |= CS_PIN_STATE_COUNT_LOW;
 	if (prompt->final_try)
@@ -66,4 +68,31 @@ keyd_pin_done(struct keyd_pin_arg *a)
 	if (a->keypad_message != NULL)
 		(void)cs_pinentry_message_close(a->keypad_message);
 	a->keypad_message = NULL;
+}
+
+int
+keyd_confirm_signature(struct keyd_pin_arg *a)
+{
+	const struct keyd_context *c = a->context;
+	struct cs_display_hints hints = {
+		.display = c->display,
+		.wayland_display = c->wayland_display,
+		.xauthority = c->xauthority,
+		.dbus_session_bus_address = c->dbus_address,
+		.term = c->term,
+		.ttyname = c->ttyname,
+		.lc_ctype = c->lc_ctype,
+	};
+	struct cs_pin_request req;
+
+	if (a->cancel != NULL && *a->cancel)
+		return CS_ERR_CANCELLED;
+	memset(&req, 0, sizeof(req));
+	req.pinentry_program = a->keyd->pinentry;
+	req.hints = &hints;
+	req.token_label = NULL;
+	req.operation = "Confirm this signature";
+	req.summary = c->summary;
+	req.timeout_seconds = a->keyd->pin_timeout;
+	return cs_pinentry_confirm(&req);
 }

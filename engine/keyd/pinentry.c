@@ -82,7 +82,7 @@ sigpipe_block(struct sigpipe_guard *g)
 static void
 sigpipe_restore(struct sigpipe_guard *g)
 {
-	static const struct timespec zero = { 0, 0 };
+	static const struct timespec zero = {0, 0};
 	sigset_t set, pending;
 
 	sigemptyset(&set);
@@ -143,11 +143,7 @@ wiping_realloc(void *p, size_t n)
 	return q;
 }
 
-static struct assuan_malloc_hooks wiping_hooks = {
-	wiping_malloc,
-	wiping_realloc,
-	wiping_free,
-};
+static struct assuan_malloc_hooks wiping_hooks = {wiping_malloc, wiping_realloc, wiping_free};
 
 /* libassuan asks before each log line; the answer is always no. */
 static int
@@ -470,10 +466,9 @@ describe(const struct cs_pin_request *req, enum dialog_kind kind, char **ret_des
 	} else {
 		ask = "Do you allow it?";
 	}
-	if (asprintf(ret_desc, "%s using the token \"%s\".\n%s%s%s%s%s",
-	             op[0] != '\0' ? op : "Use", label[0] != '\0' ? label : "(no label)", ask,
-	             st[0] != '\0' ? "\n" : "", st, summary[0] != '\0' ? "\n\n" : "",
-	             summary) < 0) {
+	if (asprintf(ret_desc, "%s using the token \"%s\".\n%s%s%s%s%s", op[0] != '\0' ? op : "Use",
+	             label[0] != '\0' ? label : "(no label)", ask, st[0] != '\0' ? "\n" : "", st,
+	             summary[0] != '\0' ? "\n\n" : "", summary) < 0) {
 		*ret_desc = NULL;
 		r = CS_ERR_NOMEM;
 	}
@@ -557,8 +552,8 @@ run_dialog(const struct cs_pin_request *req, enum dialog_kind kind, struct cs_se
 	/* From here the user has the dialog; a pinentry deaf to SETTIMEOUT still ends. */
 	if (req->timeout_seconds > 0)
 		cs_pe_child_arm(&s.child, req->timeout_seconds > TIMEOUT_MAX_SECONDS
-		                                  ? TIMEOUT_MAX_SECONDS + CS_PINENTRY_GRACE_SECONDS
-		                                  : req->timeout_seconds + CS_PINENTRY_GRACE_SECONDS);
+		                              ? TIMEOUT_MAX_SECONDS + CS_PINENTRY_GRACE_SECONDS
+		                              : req->timeout_seconds + CS_PINENTRY_GRACE_SECONDS);
 	else
 		cs_pe_child_disarm(&s.child);
 	in_dialog = 1;
@@ -613,7 +608,7 @@ cs_pinentry_confirm(const struct cs_pin_request *req)
 struct cs_pinentry_message {
 	struct session s;
 	pthread_t thread;
-	int result;       /* of MESSAGE; written by the thread before done is set */
+	int result; /* of MESSAGE; written by the thread before done is set */
 	atomic_int done;
 };
 

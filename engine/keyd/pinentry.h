@@ -35,7 +35,7 @@
 struct cs_display_hints {
 	const char *display;                  /* DISPLAY and OPTION display= */
 	const char *wayland_display;          /* WAYLAND_DISPLAY */
-	const char *xdg_runtime_dir;          /* XDG_RUNTIME_DIR: a relative WAYLAND_DISPLAY is found there */
+	const char *xdg_runtime_dir;          /* XDG_RUNTIME_DIR (where WAYLAND_DISPLAY lives) */
 	const char *xauthority;               /* XAUTHORITY */
 	const char *dbus_session_bus_address; /* DBUS_SESSION_BUS_ADDRESS */
 	const char *term;                     /* TERM and OPTION ttytype= */
@@ -64,15 +64,15 @@ struct cs_display_hints {
  * (and, for the keypad message, until cs_pinentry_message_close()).
  */
 struct cs_pin_request {
-	const char *pinentry_program;          /* absolute path, from keyd's configuration */
-	const struct cs_display_hints *hints;  /* NULL: no hints at all */
-	const char *token_label;               /* from the token: untrusted; NULL is "(no label)" */
-	const char *operation;                 /* "Sign", "Decrypt", ... written by keyd */
-	const char *summary;                   /* From/To/Subject/attachments: attacker-controlled */
-	int pin_state;                         /* CS_PIN_STATE_* flags */
-	int previous_wrong;                    /* the last PIN for this token was wrong */
-	unsigned timeout_seconds;              /* SETTIMEOUT; 0 = the dialog waits for ever */
-	int keypad;                            /* protected authentication path: no PIN field */
+	const char *pinentry_program;         /* absolute path, from keyd's configuration */
+	const struct cs_display_hints *hints; /* NULL: no hints at all */
+	const char *token_label;              /* from the token: untrusted; NULL is "(no label)" */
+	const char *operation;                /* "Sign", "Decrypt", ... written by keyd */
+	const char *summary;                  /* From/To/Subject/attachments: attacker-controlled */
+	int pin_state;                        /* CS_PIN_STATE_* flags */
+	int previous_wrong;                   /* the last PIN for this token was wrong */
+	unsigned timeout_seconds;             /* SETTIMEOUT; 0 = the dialog waits for ever */
+	int keypad;                           /* protected authentication path: no PIN field */
 };
 
 /*
@@ -116,7 +116,8 @@ struct cs_pinentry_message;
  * CS_ERR_INVALID_ARG or CS_ERR_NOMEM, with *ret_msg untouched. A failure here
  * need not stop the login: the keypad works without the message.
  */
-int cs_pinentry_message_open(const struct cs_pin_request *req, struct cs_pinentry_message **ret_msg);
+int cs_pinentry_message_open(const struct cs_pin_request *req,
+                             struct cs_pinentry_message **ret_msg);
 
 /*
  * Takes the message down (the pinentry gets SIGTERM, then SIGKILL if it

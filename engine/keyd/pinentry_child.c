@@ -39,9 +39,8 @@ cs_pe_hints_check(const struct cs_display_hints *h)
 {
 	if (h == NULL)
 		return 0;
-	if (!hint_ok(h->display) || !hint_ok(h->wayland_display) ||
-	    !hint_ok(h->xdg_runtime_dir) || !hint_ok(h->xauthority) ||
-	    !hint_ok(h->dbus_session_bus_address) || !hint_ok(h->term) ||
+	if (!hint_ok(h->display) || !hint_ok(h->wayland_display) || !hint_ok(h->xdg_runtime_dir) ||
+	    !hint_ok(h->xauthority) || !hint_ok(h->dbus_session_bus_address) || !hint_ok(h->term) ||
 	    !hint_ok(h->ttyname) || !hint_ok(h->lc_ctype) || !hint_ok(h->lc_messages))
 		return CS_ERR_INVALID_ARG;
 	/* pinentry opens this path and draws on it: only a device will do. */
@@ -242,10 +241,10 @@ reap(pid_t pid)
 int
 cs_pe_child_start(struct cs_pe_child *c, const char *program, const struct cs_display_hints *hints)
 {
-	char *envp[ENV_MAX + 1] = { NULL };
+	char *envp[ENV_MAX + 1] = {NULL};
 	char *argv[2];
 	const char *base;
-	int sv[2] = { -1, -1 };
+	int sv[2] = {-1, -1};
 	int devnull = -1, synced = 0, max_fd, r;
 	long open_max = sysconf(_SC_OPEN_MAX);
 	sigset_t all, old;

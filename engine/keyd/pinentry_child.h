@@ -24,14 +24,14 @@
 
 struct cs_pe_child {
 	pid_t pid;
-	int fd;                 /* our end of the socketpair; -1 once handed on */
+	int fd; /* our end of the socketpair; -1 once handed on */
 	pthread_t watchdog;
-	pthread_mutex_t lock;   /* guards the fields below */
+	pthread_mutex_t lock; /* guards the fields below */
 	pthread_cond_t cond;
 	struct timespec deadline; /* CLOCK_MONOTONIC */
 	int armed;
 	int term_sent;
-	int fired;              /* the deadline passed and the child was signalled */
+	int fired; /* the deadline passed and the child was signalled */
 	int stop;
 };
 

@@ -19,7 +19,7 @@
 struct text_out {
 	char *buf;
 	size_t len;
-	size_t cap;           /* bytes, excluding the NUL */
+	size_t cap; /* bytes, excluding the NUL */
 	enum cs_pe_text_kind kind;
 	size_t chars;         /* characters in a label */
 	size_t line_chars;    /* characters in the current summary line */
@@ -120,19 +120,19 @@ static int
 is_dropped(uint32_t c)
 {
 	if (c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f))
-		return 1;                                 /* C0, DEL, C1 */
+		return 1; /* C0, DEL, C1 */
 	if (c == 0x061c || c == 0x200e || c == 0x200f)
-		return 1;                                 /* ALM, LRM, RLM */
+		return 1; /* ALM, LRM, RLM */
 	if (c >= 0x202a && c <= 0x202e)
-		return 1;                                 /* LRE RLE PDF LRO RLO */
+		return 1; /* LRE RLE PDF LRO RLO */
 	if (c >= 0x2066 && c <= 0x2069)
-		return 1;                                 /* LRI RLI FSI PDI */
+		return 1; /* LRI RLI FSI PDI */
 	if (c == 0x200b || c == 0x2060 || c == 0xfeff)
-		return 1;                                 /* zero-width space, word joiner, BOM */
+		return 1; /* zero-width space, word joiner, BOM */
 	if (c >= 0xfff9 && c <= 0xfffb)
-		return 1;                                 /* interlinear annotation */
+		return 1; /* interlinear annotation */
 	if (c >= 0xe0000 && c <= 0xe007f)
-		return 1;                                 /* tags: invisible "ASCII smuggling" */
+		return 1; /* tags: invisible "ASCII smuggling" */
 	return 0;
 }
 

@@ -17,7 +17,8 @@
 
 enum cs_pe_text_kind {
 	CS_PE_TEXT_LABEL,   /* one line, at most CS_PE_LABEL_MAX_CHARS characters, trimmed */
-	CS_PE_TEXT_SUMMARY, /* lines, each at most CS_PE_LINE_MAX_CHARS, in all CS_PE_SUMMARY_MAX bytes */
+	CS_PE_TEXT_SUMMARY, /* lines, each at most CS_PE_LINE_MAX_CHARS, in all CS_PE_SUMMARY_MAX
+	                       bytes */
 };
 
 #define CS_PE_LABEL_MAX_CHARS 64

@@ -9,6 +9,7 @@
  * Usage: test-keyd KEYD FAULT_MODULE FAKE_PINENTRY
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,127 @@ test_frames(void)
 	             "keyd refuses a truncated request");
 }
 
+static char control_path[700];
+
+static void
+set_control(const char *text)
+{
+	char tmp[800];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", control_path);
+	write_file(tmp, text, strlen(text));
+	rename(tmp, control_path);
+}
+
+/* Records keyd's events for this thread's requests. */
+struct event_log {
+	pthread_mutex_t lock;
+	int insert_token, waiting_for_pin, token_changed;
+	char last_detail[64];
+};
+
+static void
+record_event(void *arg, int kind, const char *detail)
+{
+	struct event_log *log = arg;
+
+	pthread_mutex_lock(&log->lock);
+	if (kind == CS_KEVENT_INSERT_TOKEN)
+		log->insert_token++;
+	if (kind == CS_KEVENT_WAITING_FOR_PIN)
+		log->waiting_for_pin++;
+	if (kind == CS_KEVENT_TOKEN_CHANGED)
+		log->token_changed++;
+	snprintf(log->last_detail, sizeof(log->last_detail), "%s", detail != NULL ? detail : "");
+	pthread_mutex_unlock(&log->lock);
+}
+
+static void *
+show_bob_later(void *arg)
+{
+	(void)arg;
+	usleep(700 * 1000);
+	set_control("");
+	return NULL;
+}
+
+struct watch_job {
+	struct event_log log;
+	volatile int cancel;
+	int result;
+};
+
+static void *
+watch_thread(void *arg)
+{
+	struct watch_job *job = arg;
+	struct keyd_op_context ctx = { 0 };
+
+	ctx.on_event = record_event;
+	ctx.event_arg = &job->log;
+	ctx.cancel = &job->cancel;
+	keyd_client_set_thread_context(&ctx);
+	job->result = keyd_client_watch_tokens(keyd);
+	return NULL;
+}
+
+/* "Insert token": keyd names the card, waits for it, and the watcher streams both changes. */
+static void
+test_insert_token(const struct keyd_op_context *base)
+{
+	struct keyd_op_context ctx = *base;
+	struct event_log log = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
+	struct watch_job watch = { { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" }, 0, -1 };
+	pthread_t shower, watcher;
+	int r, i;
+
+	pthread_create(&watcher, NULL, watch_thread, &watch);
+	usleep(200 * 1000);     /* let the watch request reach keyd */
+	ctx.on_event = record_event;
+	ctx.event_arg = &log;
+	keyd_client_set_thread_context(&ctx);
+	set_control("hide bob-card\n");
+	CHECK_EQ_INT(keyd_client_wait_token(keyd, "pkcs11:token=bob-card;id=%01;type=private", 1),
+	             CS_ERR_TIMEOUT, "card out: waiting for it times out");
+	CHECK(log.insert_token == 1 && strcmp(log.last_detail, "bob-card") == 0,
+	      "and keyd said 'insert token bob-card'");
+	pthread_create(&shower, NULL, show_bob_later, NULL);
+	r = keyd_client_wait_token(keyd, "pkcs11:token=bob-card;id=%01;type=private", 20);
+	CHECK(r == 0, "the wait ends when the card is put back (%s)", cs_strerror(r));
+	pthread_join(shower, NULL);
+	sign_and_verify("bob-rsa", 0);
+	for (i = 0; i < 50 && watch.log.token_changed < 2; i++)
+		usleep(100 * 1000);
+	CHECK(watch.log.token_changed >= 2, "the token watch streamed the removal and the return");
+	watch.cancel = 1;
+	pthread_join(watcher, NULL);
+	CHECK_EQ_INT(watch.result, 0, "the watch ends cleanly when cancelled");
+	keyd_client_set_thread_context(base);
+}
+
+/* A request cancelled by the front before its PIN dialog ends as cancelled, token untouched. */
+static void
+test_cancel_before_dialog(const struct keyd_op_context *base)
+{
+	struct keyd_op_context ctx = *base;
+	volatile int cancel = 1;
+	long before = counter("C_Sign");
+	struct cs_key_backend backend;
+	struct cs_sign_params sp = { CS_SIG_RSA_PKCS1, NID_sha256, 0, 0 };
+	uint8_t digest[32] = { 0 }, sig[512];
+	size_t sig_len = sizeof(sig);
+	char *uri = key_uri_for("alice-sign-rsa");
+
+	ctx.cancel = &cancel;
+	keyd_client_set_thread_context(&ctx);
+	keyd_client_backend(keyd, &backend);
+	CHECK_EQ_INT(backend.sign(backend.arg, uri, &sp, digest, 32, sig, &sig_len),
+	             CS_ERR_CANCELLED, "a cancelled request ends as cancelled");
+	CHECK(counter("C_Sign") == before, "and the token signed nothing");
+	keyd_client_set_thread_context(base);
+	free(uri);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -259,6 +381,7 @@ main(int argc, char **argv)
 		return 99;
 	snprintf(counters, sizeof(counters), "%s/fault-counters", fx.work);
 	snprintf(control, sizeof(control), "%s/fault-control", fx.work);
+	snprintf(control_path, sizeof(control_path), "%s", control);
 	write_file(control, "", 0);
 	write_file(work("message.txt"), message, sizeof(message) - 1);
 	setenv("FAULTP11_COUNTERS", counters, 1);
@@ -279,7 +402,7 @@ main(int argc, char **argv)
 		return tap_done();
 	ctx.client_id = 7;
 	ctx.summary = "From: alice@example.org\nTo: bob@example.org\nSubject: test";
-	keyd_client_set_context(keyd, &ctx);
+	keyd_client_set_thread_context(&ctx);
 	keyd_client_backend(keyd, &backend);
 	r = cs_provider_context_new(&backend, &libctx);
 	CHECK(r == 0, "provider loaded with keyd as its key backend");
@@ -309,6 +432,8 @@ main(int argc, char **argv)
 	CHECK(sh("! grep -rq 123456 '%s/keyd-audit.log' '%s'", fx.work, work("pinentry.log")) == 0,
 	      "the PIN is in neither the audit log nor the pinentry log");
 	test_frames();
+	test_insert_token(&ctx);
+	test_cancel_before_dialog(&ctx);
 
 	cs_provider_context_free(libctx);
 	keyd_client_free(keyd);
