@@ -321,8 +321,11 @@ transact(struct keyd_client *c, uint8_t type, const struct cs_buf *body, struct 
 	int r, cancel_sent = 0;
 
 	memset(&p, 0, sizeof(p));
-	cs_buf_init(&p.body, CS_KEYD_MAX_FRAME * 16);
 	p.ctx = thread_ctx;
+	/* Cancelled before it started: keyd never hears of it. */
+	if (p.ctx != NULL && p.ctx->cancel != NULL && *p.ctx->cancel)
+		return CS_ERR_CANCELLED;
+	cs_buf_init(&p.body, CS_KEYD_MAX_FRAME * 16);
 	pthread_mutex_lock(&c->lock);
 	if (c->dead) {
 		pthread_mutex_unlock(&c->lock);

@@ -38,8 +38,8 @@ keypad_message(const struct cs_pin_request *req, const char *outfile)
 int
 main(int argc, char **argv)
 {
-	struct cs_display_hints hints = { 0 };
-	struct cs_pin_request req = { 0 };
+	struct cs_display_hints hints = {0};
+	struct cs_pin_request req = {0};
 	struct cs_secret *pin = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned md_len = 0, i;
@@ -66,8 +66,9 @@ main(int argc, char **argv)
 		r = keypad_message(&req, argv[2]);
 	else
 		r = cs_pinentry_get_pin(&req, &pin);
-	if (r == 0 && pin != NULL && EVP_Digest(cs_secret_data(pin), cs_secret_len(pin), md, &md_len,
-	                         EVP_sha256(), NULL) != 1)
+	if (r == 0 && pin != NULL &&
+	    EVP_Digest(cs_secret_data(pin), cs_secret_len(pin), md, &md_len, EVP_sha256(), NULL) !=
+	        1)
 		r = CS_ERR_INTERNAL;
 	for (i = 0; i < md_len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);

@@ -85,6 +85,8 @@ setting(const char *name)
 	return getenv(name);
 }
 
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 log_line(const char *fmt, ...)
 {
@@ -119,6 +121,8 @@ say(const char *s)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			/* The client hung up on us, as it may after a reply it refused. */
+			log_line("END hangup");
 			_exit(1);
 		}
 		s += w;
@@ -139,6 +143,16 @@ on_term(int sig)
 		(void)!write(log_fd, buf, (size_t)n);
 	}
 	_exit(0);
+}
+
+static void
+config_free(void)
+{
+	while (nconfig > 0) {
+		nconfig--;
+		free(config[nconfig].name);
+		free(config[nconfig].value);
+	}
 }
 
 static void
@@ -237,7 +251,7 @@ dialog(const char *cmd, const char *action)
 	log_line("DIALOG %s", cmd);
 	if (delay != NULL) {
 		long ms = strtol(delay, NULL, 10);
-		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
@@ -300,6 +314,7 @@ main(void)
 {
 	const char *log_path, *reject;
 	char line[4 * LINE_MAX_ASSUAN], *nl, **e, *action;
+	int bye = 0;
 
 	config_load();
 	if ((log_path = setting("FAKE_PINENTRY_LOG")) != NULL)
@@ -331,7 +346,8 @@ main(void)
 			/* The client need not wait for this reply: log first. */
 			log_line("END bye");
 			say("OK closing connection\n");
-			return 0;
+			bye = 1;
+			break;
 		} else if (is_cmd(line, "GETPIN") || is_cmd(line, "CONFIRM") ||
 		           is_cmd(line, "MESSAGE")) {
 			dialog(line, action);
@@ -347,7 +363,9 @@ main(void)
 			say("ERR 536871187 Unknown IPC command <Pinentry>\n");
 		}
 	}
-	log_line("END eof");
+	if (!bye)
+		log_line("END eof");
 	free(action);
+	config_free();
 	return 0;
 }

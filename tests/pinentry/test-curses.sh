@@ -3,8 +3,9 @@
 # for a PIN on the pane's terminal, we wait until the dialog shows our text,
 # type a PIN and check the driver got exactly it (by length and SHA-256; the
 # PIN itself is never printed), then cancel a second dialog (Ctrl-E: in
-# pinentry-curses Escape is Alt, not cancel), let a third one time out, and
-# show and take down the PIN-pad message.
+# pinentry-curses Escape is Alt, not cancel), let a third one time out, show
+# and take down the PIN-pad message, and end a fifth dialog whose user typed
+# and walked away (pinentry-curses then ignores its own timeout; ours holds).
 #
 # Usage: test-curses.sh CURSES_DRIVER [PINENTRY]
 # Prints TAP; exits 77 (meson: skipped) only when tmux or pinentry-curses is missing.
@@ -68,6 +69,7 @@ tm new-session -d -x 100 -y 30 -s cs \
 	 '$driver' '$pinentry' '$dir/second' 'Second Test Card';
 	 '$driver' '$pinentry' '$dir/third' 'Third Test Card' 1;
 	 '$driver' '$pinentry' '$dir/fourth' 'Keypad Test Card' 0 keypad;
+	 '$driver' '$pinentry' '$dir/fifth' 'Idle Test Card' 1;
 	 sleep 60"
 ok $? "tmux session started"
 
@@ -119,14 +121,26 @@ wait_for 15 test -s "$dir/fourth"
 got=$(cat "$dir/fourth" 2>/dev/null)
 case "$got" in rc=0\ *) r=0 ;; *) r=1 ;; esac
 ok $r "keypad: message taken down by cs_pinentry_message_close()"
+wait_for 15 pane_has 'using the token "Idle Test Card"'
+ok $? "fifth dialog shown"
+tm send-keys -t cs -l 1
+start=$(date +%s)
+wait_for 20 test -s "$dir/fifth"
+took=$(($(date +%s) - start))
+got=$(cat "$dir/fifth" 2>/dev/null)
+case "$got" in rc=-18\ *) r=0 ;; *) r=1 ;; esac
+ok $r "typed, then idle: ended by the driver's own deadline as CS_ERR_TIMEOUT (${took}s)"
+[ "$r" -eq 0 ] || echo "#   got '$got'"
+
 # Each pinentry drew on the alternate screen and gave the terminal back:
 # the driver's own lines are all there, the dialogs are gone.
 finished() {
-	[ "$(tm capture-pane -p -t cs | grep -c '^driver finished: ')" -eq 4 ]
+	[ "$(tm capture-pane -p -t cs | grep -c '^driver finished: ')" -eq 5 ]
 }
 wait_for 5 finished
-ok $? "terminal given back after every dialog, also the one ended by signal"
-tm capture-pane -p -t cs | grep -v '^$' | sed 's/^/#   /'
+r=$?
+ok $r "terminal given back after every dialog, also those ended by signal"
+[ "$r" -eq 0 ] || tm capture-pane -p -t cs | grep -v '^$' | sed 's/^/#   /'
 if pane_has "reader's keypad" || pane_has 'PIN:'; then
 	ok 1 "no dialog left on the screen"
 else

@@ -105,7 +105,8 @@ test_controls(void)
 	got = clean(nul_esc, sizeof(nul_esc) - 1, CS_PE_TEXT_LABEL);
 	CHECK(got != NULL && strcmp(got, "ab[31mc]0;title!") == 0, "the same in a label");
 	free(got);
-	check_clean("x\xc2\x9b" "2Jy\xc2\x85z", CS_PE_TEXT_SUMMARY, "x2Jyz", "C1 controls (CSI, NEL) removed");
+	check_clean("x\xc2\x9b[2Jy\xc2\x85z", CS_PE_TEXT_SUMMARY, "x[2Jyz",
+	            "C1 controls (CSI, NEL) removed");
 	check_clean("de\x7fl", CS_PE_TEXT_SUMMARY, "del", "DEL removed");
 	check_clean("a\tb", CS_PE_TEXT_SUMMARY, "a b", "tab in a summary becomes a space");
 }
@@ -114,26 +115,17 @@ static void
 test_bidi(void)
 {
 	static const char *const controls[] = {
-		"\xd8\x9c",     /* U+061C ALM */
-		"\xe2\x80\x8e", /* U+200E LRM */
-		"\xe2\x80\x8f", /* U+200F RLM */
-		"\xe2\x80\xaa", /* U+202A LRE */
-		"\xe2\x80\xab", /* U+202B RLE */
-		"\xe2\x80\xac", /* U+202C PDF */
-		"\xe2\x80\xad", /* U+202D LRO */
-		"\xe2\x80\xae", /* U+202E RLO */
-		"\xe2\x81\xa6", /* U+2066 LRI */
-		"\xe2\x81\xa7", /* U+2067 RLI */
-		"\xe2\x81\xa8", /* U+2068 FSI */
-		"\xe2\x81\xa9", /* U+2069 PDI */
+	    "\u061C", "\u200E", "\u200F",                     /* ALM LRM RLM */
+	    "\u202A", "\u202B", "\u202C", "\u202D", "\u202E", /* LRE RLE PDF LRO RLO */
+	    "\u2066", "\u2067", "\u2068", "\u2069",           /* LRI RLI FSI PDI */
 	};
 	char in[64], *got;
 	size_t i, removed = 0;
 
 	/* Shown as "invoiceexe.jpg" by a bidi-aware renderer; it is an .exe. */
-	check_clean("invoice\xe2\x80\xae" "gpj.exe", CS_PE_TEXT_SUMMARY, "invoicegpj.exe",
+	check_clean("invoice\u202Egpj.exe", CS_PE_TEXT_SUMMARY, "invoicegpj.exe",
 	            "right-to-left override filename trick defused (summary)");
-	check_clean("invoice\xe2\x80\xae" "gpj.exe", CS_PE_TEXT_LABEL, "invoicegpj.exe",
+	check_clean("invoice\u202Egpj.exe", CS_PE_TEXT_LABEL, "invoicegpj.exe",
 	            "right-to-left override defused (label)");
 	for (i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
 		snprintf(in, sizeof(in), "a%sb", controls[i]);
@@ -143,29 +135,28 @@ test_bidi(void)
 	}
 	CHECK(removed == sizeof(controls) / sizeof(controls[0]), "every bidi control removed (%zu)",
 	      removed);
-	check_clean("a\xe2\x80\x8b" "b\xef\xbb\xbf" "c\xf3\xa0\x81\x81" "d\xe2\x81\xa0" "e",
-	            CS_PE_TEXT_SUMMARY, "abcde", "zero-width space, BOM, tag and word joiner removed");
-	check_clean("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d abc", CS_PE_TEXT_SUMMARY,
-	            "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d abc", "right-to-left letters themselves are kept");
+	check_clean("a\u200Bb\uFEFFc\U000E0041d\u2060e", CS_PE_TEXT_SUMMARY, "abcde",
+	            "zero-width space, BOM, tag and word joiner removed");
+	check_clean("\u05E9\u05DC\u05D5\u05DD abc", CS_PE_TEXT_SUMMARY,
+	            "\u05E9\u05DC\u05D5\u05DD abc", "right-to-left letters themselves are kept");
 }
 
 static void
 test_utf8(void)
 {
-	check_clean("Gr\xc3\xbc\xc3\x9f" "e \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80", CS_PE_TEXT_SUMMARY,
-	            "Gr\xc3\xbc\xc3\x9f" "e \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
-	            "valid UTF-8 kept");
-	check_clean("a\xff" "b", CS_PE_TEXT_SUMMARY, "a\xef\xbf\xbd" "b", "stray byte becomes U+FFFD");
-	check_clean("a\xc0\xaf" "b", CS_PE_TEXT_SUMMARY, "a\xef\xbf\xbd" "b",
+	check_clean("Gr\u00FC\u00DFe \u65E5\u672C \U0001F600", CS_PE_TEXT_SUMMARY,
+	            "Gr\u00FC\u00DFe \u65E5\u672C \U0001F600", "valid UTF-8 kept");
+	check_clean("a\xff-b", CS_PE_TEXT_SUMMARY, "a\uFFFD-b", "stray byte becomes U+FFFD");
+	check_clean("a\xc0\xaf-b", CS_PE_TEXT_SUMMARY, "a\uFFFD-b",
 	            "overlong '/' becomes one U+FFFD");
-	check_clean("a\xed\xa0\x80" "b", CS_PE_TEXT_SUMMARY, "a\xef\xbf\xbd" "b",
+	check_clean("a\xed\xa0\x80-b", CS_PE_TEXT_SUMMARY, "a\uFFFD-b",
 	            "UTF-8 surrogate becomes U+FFFD");
-	check_clean("a\xf4\x90\x80\x80" "b", CS_PE_TEXT_SUMMARY, "a\xef\xbf\xbd" "b",
+	check_clean("a\xf4\x90\x80\x80-b", CS_PE_TEXT_SUMMARY, "a\uFFFD-b",
 	            "past U+10FFFF becomes U+FFFD");
-	check_clean("ab\xe2\x82", CS_PE_TEXT_SUMMARY, "ab\xef\xbf\xbd", "truncated sequence at the end");
-	check_clean("\xe2\x82" "c", CS_PE_TEXT_SUMMARY, "\xef\xbf\xbd" "c",
+	check_clean("ab\xe2\x82", CS_PE_TEXT_SUMMARY, "ab\uFFFD", "truncated sequence at the end");
+	check_clean("\xe2\x82-c", CS_PE_TEXT_SUMMARY, "\uFFFD-c",
 	            "truncated sequence before ASCII keeps the ASCII");
-	check_clean("\xc3\x28", CS_PE_TEXT_LABEL, "\xef\xbf\xbd(", "bad continuation byte");
+	check_clean("\xc3\x28", CS_PE_TEXT_LABEL, "\uFFFD(", "bad continuation byte");
 }
 
 static void
@@ -174,17 +165,19 @@ test_lines(void)
 	char in[4096], want[4096], *got;
 	size_t i;
 
-	check_clean("\n\nFrom: a\r\n\n\n\nSubject: b\n\n\n", CS_PE_TEXT_SUMMARY, "From: a\n\nSubject: b",
+	check_clean("\n\nFrom: a\r\n\n\n\nSubject: b\n\n\n", CS_PE_TEXT_SUMMARY,
+	            "From: a\n\nSubject: b",
 	            "summary: CRLF to LF, blank lines trimmed and collapsed to one");
-	check_clean("one\xe2\x80\xa8two\xe2\x80\xa9three", CS_PE_TEXT_SUMMARY, "one\ntwo\nthree",
+	check_clean("one\u2028two\u2029three", CS_PE_TEXT_SUMMARY, "one\ntwo\nthree",
 	            "line and paragraph separators become newlines in a summary");
-	check_clean("one\xe2\x80\xa8two", CS_PE_TEXT_LABEL, "one two", "and a space in a label");
+	check_clean("one\u2028two", CS_PE_TEXT_LABEL, "one two", "and a space in a label");
 
 	memset(in, 'x', 300);
 	strcpy(in + 300, "\nnext line");
 	memset(want, 'x', CS_PE_LINE_MAX_CHARS - 3);
 	strcpy(want + CS_PE_LINE_MAX_CHARS - 3, "...\nnext line");
-	check_clean(in, CS_PE_TEXT_SUMMARY, want, "long line cut at 200 characters, next line kept");
+	check_clean(in, CS_PE_TEXT_SUMMARY, want,
+	            "long line cut at 200 characters, next line kept");
 
 	memset(in, 'y', CS_PE_LINE_MAX_CHARS);
 	in[CS_PE_LINE_MAX_CHARS] = '\0';
@@ -194,8 +187,9 @@ test_lines(void)
 		memcpy(in + 2 * i, "\xc3\xa9", 2);
 	in[500] = '\0';
 	got = clean(in, 500, CS_PE_TEXT_SUMMARY);
-	CHECK(got != NULL && utf8_chars(got) == CS_PE_LINE_MAX_CHARS && output_is_safe(got, CS_PE_TEXT_SUMMARY) &&
-	      strcmp(got + strlen(got) - 3, "...") == 0,
+	CHECK(got != NULL && utf8_chars(got) == CS_PE_LINE_MAX_CHARS &&
+	          output_is_safe(got, CS_PE_TEXT_SUMMARY) &&
+	          strcmp(got + strlen(got) - 3, "...") == 0,
 	      "line cap counts characters, not bytes");
 	free(got);
 }
@@ -210,7 +204,7 @@ test_caps(void)
 	in[100] = '\0';
 	got = clean(in, 100, CS_PE_TEXT_LABEL);
 	CHECK(got != NULL && utf8_chars(got) == CS_PE_LABEL_MAX_CHARS &&
-	      strncmp(got + CS_PE_LABEL_MAX_CHARS - 3, "...", 3) == 0,
+	          strncmp(got + CS_PE_LABEL_MAX_CHARS - 3, "...", 3) == 0,
 	      "label capped at 64 characters, cut marked");
 	free(got);
 	in[CS_PE_LABEL_MAX_CHARS] = '\0';
@@ -218,7 +212,8 @@ test_caps(void)
 	for (i = 0; i < 70; i++)
 		memcpy(in + 4 * i, "\xf0\x9f\x98\x80", 4);
 	got = clean(in, 280, CS_PE_TEXT_LABEL);
-	CHECK(got != NULL && utf8_chars(got) == CS_PE_LABEL_MAX_CHARS && output_is_safe(got, CS_PE_TEXT_LABEL),
+	CHECK(got != NULL && utf8_chars(got) == CS_PE_LABEL_MAX_CHARS &&
+	          output_is_safe(got, CS_PE_TEXT_LABEL),
 	      "label cap with 4-byte characters keeps whole characters");
 	free(got);
 
@@ -234,8 +229,9 @@ test_caps(void)
 			in[n++] = '\n';
 		}
 		got = clean(in, n, CS_PE_TEXT_SUMMARY);
-		CHECK(got != NULL && strlen(got) <= CS_PE_SUMMARY_MAX && output_is_safe(got, CS_PE_TEXT_SUMMARY) &&
-		      strcmp(got + strlen(got) - 3, "...") == 0,
+		CHECK(got != NULL && strlen(got) <= CS_PE_SUMMARY_MAX &&
+		          output_is_safe(got, CS_PE_TEXT_SUMMARY) &&
+		          strcmp(got + strlen(got) - 3, "...") == 0,
 		      "summary capped at 1000 bytes, on a character boundary, cut marked (%zu)",
 		      got != NULL ? strlen(got) : 0);
 		free(got);
@@ -251,9 +247,9 @@ test_caps(void)
 static void
 test_random(void)
 {
-	static const unsigned char pool[] = { 0x00, 0x0a, 0x0d, 0x1b, 0x7f, 0x80, 0x9b, 0xc2,
-	                                      0xc3, 0xe2, 0x80, 0xae, 0xa8, 0xf0, 0xf4, 0xff,
-	                                      'a',  ' ',  '%',  '\\', 0xd8, 0x9c, 0xed, 0xa0 };
+	static const unsigned char pool[] = {0x00, 0x0a, 0x0d, 0x1b, 0x7f, 0x80, 0x9b, 0xc2,
+	                                     0xc3, 0xe2, 0x80, 0xae, 0xa8, 0xf0, 0xf4, 0xff,
+	                                     'a',  ' ',  '%',  '\\', 0xd8, 0x9c, 0xed, 0xa0};
 	unsigned char in[3000];
 	size_t i, len, bad = 0, capped = 0, idem = 0, round;
 	uint32_t seed = 12345;
@@ -295,11 +291,12 @@ test_command_line(void)
 	size_t i, len;
 	int r;
 
-	r = cs_pe_command_line(line, sizeof(line), "SETDESC", "a%b\nc\rd\\e\x01" "f \xc3\xa9");
-	CHECK(r == 0 && strcmp(line, "SETDESC a%25b%0Ac%0Dd%5Ce%01f \xc3\xa9") == 0,
+	r = cs_pe_command_line(line, sizeof(line), "SETDESC", "a%b\nc\rd\\e\001f \u00E9");
+	CHECK(r == 0 && strcmp(line, "SETDESC a%25b%0Ac%0Dd%5Ce%01f \u00E9") == 0,
 	      "%%, LF, CR, backslash and C0 escaped; UTF-8 and space as they are");
 	CHECK(cs_pe_command_line(line, sizeof(line), "SETDESC", NULL) == 0 &&
-	      strcmp(line, "SETDESC") == 0, "no text: the command alone");
+	          strcmp(line, "SETDESC") == 0,
+	      "no text: the command alone");
 
 	memset(text, 'a', 2000);
 	text[2000] = '\0';
@@ -313,7 +310,7 @@ test_command_line(void)
 	r = cs_pe_command_line(line, sizeof(line), "SETDESC", text);
 	len = strlen(line);
 	CHECK(r == 0 && len <= CS_PE_LINE_MAX && (len - 8 - 3) % 3 == 0 &&
-	      strcmp(line + len - 6, "%25...") == 0,
+	          strcmp(line + len - 6, "%25...") == 0,
 	      "cut never splits an escape");
 
 	for (i = 0; i < 600; i++)
@@ -322,10 +319,12 @@ test_command_line(void)
 	r = cs_pe_command_line(line, sizeof(line), "SETDESC", text);
 	len = strlen(line);
 	CHECK(r == 0 && len <= CS_PE_LINE_MAX && (len - 8 - 3) % 2 == 0 &&
-	      output_is_safe(line, CS_PE_TEXT_LABEL), "cut never splits a UTF-8 character");
+	          output_is_safe(line, CS_PE_TEXT_LABEL),
+	      "cut never splits a UTF-8 character");
 
 	r = cs_pe_command_line(small, sizeof(small), "SETDESC", "0123456789abcdef");
-	CHECK(r == 0 && strlen(small) <= sizeof(small) - 1 && strcmp(small, "SETDESC 01234567...") == 0,
+	CHECK(r == 0 && strlen(small) <= sizeof(small) - 1 &&
+	          strcmp(small, "SETDESC 01234567...") == 0,
 	      "cut to a small buffer");
 	CHECK_EQ_INT(cs_pe_command_line(small, sizeof(small), "A_VERY_LONG_COMMAND", "x"),
 	             CS_ERR_TOO_LARGE, "command that cannot fit refused");
@@ -337,11 +336,13 @@ test_buttons(void)
 	char buf[8];
 
 	CHECK(cs_pe_button_text(buf, sizeof(buf), "Sign_it") == CS_ERR_TOO_LARGE &&
-	      strcmp(buf, "Sign__i") == 0, "button: underscore doubled, cut when too long");
+	          strcmp(buf, "Sign__i") == 0,
+	      "button: underscore doubled, cut when too long");
 	CHECK(cs_pe_button_text(buf, sizeof(buf), "Sign") == 0 && strcmp(buf, "Sign") == 0,
 	      "button: plain text unchanged");
 	CHECK(cs_pe_button_text(buf, 4, "\xc3\xa9\xc3\xa9") == CS_ERR_TOO_LARGE &&
-	      strcmp(buf, "\xc3\xa9") == 0, "button: cut on a character boundary");
+	          strcmp(buf, "\xc3\xa9") == 0,
+	      "button: cut on a character boundary");
 }
 
 int

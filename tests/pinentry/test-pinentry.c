@@ -21,7 +21,7 @@
 #include "pinentry.h"
 #include "tap.h"
 
-static const char *fake_path;
+static char *fake_path;
 
 /* A directory with the fake under the name "pinentry" and its settings beside it. */
 struct fake {
@@ -156,7 +156,7 @@ static void
 check_pin(const char *action, const char *want, const char *what)
 {
 	struct cs_secret *pin = NULL;
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	int r = get_pin_with(action, NULL, &pin, &f);
 
 	CHECK_EQ_INT(r, 0, "%s: PIN returned", what);
@@ -171,7 +171,7 @@ static void
 check_fails(const char *action, int want, const char *what)
 {
 	struct cs_secret *pin = NULL;
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	int r = get_pin_with(action, NULL, &pin, &f);
 
 	CHECK_EQ_INT(r, want, "%s", what);
@@ -185,7 +185,7 @@ test_pins(void)
 {
 	struct cs_secret *pin = NULL;
 	struct cs_pin_request req;
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	int r;
 
 	check_pin("pin:123456", "123456", "simple PIN");
@@ -206,7 +206,8 @@ test_pins(void)
 	fake_cleanup(&f);
 
 	r = get_pin_with("longpin:256", NULL, &pin, &f);
-	CHECK(r == 0 && pin != NULL && cs_secret_len(pin) == 256, "PIN of CS_PINENTRY_PIN_MAX bytes");
+	CHECK(r == 0 && pin != NULL && cs_secret_len(pin) == 256,
+	      "PIN of CS_PINENTRY_PIN_MAX bytes");
 	CHECK(pin != NULL && cs_secret_is_locked(pin), "PIN lives in a locked secret");
 	cs_secret_free(pin);
 	pin = NULL;
@@ -250,13 +251,14 @@ test_pin_state(void)
 {
 	struct cs_secret *pin = NULL;
 	struct cs_pin_request req;
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	int r;
 
 	req_init(&req, f.program);
 	req.previous_wrong = 1;
 	r = get_pin_with("pin:1", &req, &pin, &f);
-	CHECK(r == 0 && log_has(&f, "CMD SETERROR Wrong PIN.\n"), "previous wrong: SETERROR Wrong PIN");
+	CHECK(r == 0 && log_has(&f, "CMD SETERROR Wrong PIN.\n"),
+	      "previous wrong: SETERROR Wrong PIN");
 	cs_secret_free(pin);
 	pin = NULL;
 	fake_cleanup(&f);
@@ -293,7 +295,7 @@ test_failures(void)
 {
 	struct cs_secret *pin = NULL;
 	struct cs_pin_request req;
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	char settings[256];
 	int r;
 
@@ -352,18 +354,20 @@ test_text(void)
 {
 	struct cs_secret *pin = NULL;
 	struct cs_pin_request req;
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	char *summary, *log;
 	size_t i;
 	int r;
 
 	req_init(&req, f.program);
 	req.token_label = "Evil\nEnter the PIN to allow it.\x1b[2J";
-	req.summary = "Attachment: invoice\xe2\x80\xae" "gpj.exe\r\nFrom: a\x1b]0;x\x07 b\n100% sure\\";
+	req.summary = "Attachment: invoice\u202Egpj.exe\r\nFrom: a\x1b]0;x\a b\n100% sure\\";
 	r = get_pin_with("pin:1", &req, &pin, &f);
 	CHECK_EQ_INT(r, 0, "hostile label and summary: dialog shown");
-	CHECK(log_has(&f, "CMD SETDESC Sign using the token \"Evil Enter the PIN to allow it.[2J\".%0A"),
-	      "label: one line, escape removed");
+	CHECK(
+	    log_has(&f,
+	            "CMD SETDESC Sign using the token \"Evil Enter the PIN to allow it.[2J\".%0A"),
+	    "label: one line, escape removed");
 	CHECK(log_has(&f, "%0A%0AAttachment: invoicegpj.exe%0AFrom: a]0;x b%0A100%25 sure%5C\n"),
 	      "summary: RLO, CR, ESC, BEL removed; %% and backslash escaped");
 	cs_secret_free(pin);
@@ -396,7 +400,7 @@ test_silent(void)
 	struct cs_secret *pin = NULL;
 	char path[] = "/tmp/cs-pinentry-stderr-XXXXXX";
 	struct stat st;
-	struct fake f1 = { .dir = "" }, f2 = { .dir = "" };
+	struct fake f1 = {.dir = ""}, f2 = {.dir = ""};
 	int fd = mkstemp(path), saved = dup(2), r1, r2;
 
 	fflush(stderr);
@@ -443,14 +447,15 @@ confirm_with(const char *action, struct fake *f)
 static void
 group_confirm(void)
 {
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 
 	CHECK_EQ_INT(confirm_with("confirm", &f), 0, "confirm: yes");
 	CHECK(log_has(&f, "CMD CONFIRM\n"), "confirm: CONFIRM sent");
 	CHECK(log_has(&f, "CMD SETDESC Sign_now using the token \"Alice Card\".%0ADo you allow "
 	                  "it?%0A%0AFrom: alice@example.org%0ASubject: Quarterly report\n"),
 	      "confirm: the summary is shown");
-	CHECK(log_has(&f, "CMD SETOK Sign__now\n"), "confirm: button names the operation, _ doubled");
+	CHECK(log_has(&f, "CMD SETOK Sign__now\n"),
+	      "confirm: button names the operation, _ doubled");
 	CHECK(!log_has(&f, "GETPIN"), "confirm: no PIN asked");
 	fake_cleanup(&f);
 	CHECK_EQ_INT(confirm_with("deny", &f), CS_ERR_CANCELLED, "confirm: no is CS_ERR_CANCELLED");
@@ -470,7 +475,7 @@ group_keypad(void)
 {
 	struct cs_pinentry_message *msg = NULL;
 	struct cs_pin_request req;
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	double t0, t1;
 	int r;
 
@@ -535,32 +540,32 @@ static void
 group_env(void)
 {
 	static const char *const want[] = {
-		"ENV PATH=/usr/bin:/bin\n",
-		"ENV DISPLAY=:7\n",
-		"ENV WAYLAND_DISPLAY=wayland-9\n",
-		"ENV XDG_RUNTIME_DIR=/run/user/4242\n",
-		"ENV XAUTHORITY=/tmp/xauth-test\n",
-		"ENV DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/4242/bus\n",
-		"ENV TERM=xterm-test\n",
-		"ENV GPG_TTY=/dev/pts/77\n",
-		"ENV LC_CTYPE=C.UTF-8\n",
-		"ENV LC_MESSAGES=C\n",
+	    "ENV PATH=/usr/bin:/bin\n",
+	    "ENV DISPLAY=:7\n",
+	    "ENV WAYLAND_DISPLAY=wayland-9\n",
+	    "ENV XDG_RUNTIME_DIR=/run/user/4242\n",
+	    "ENV XAUTHORITY=/tmp/xauth-test\n",
+	    "ENV DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/4242/bus\n",
+	    "ENV TERM=xterm-test\n",
+	    "ENV GPG_TTY=/dev/pts/77\n",
+	    "ENV LC_CTYPE=C.UTF-8\n",
+	    "ENV LC_MESSAGES=C\n",
 	};
 	struct cs_display_hints hints = {
-		.display = ":7",
-		.wayland_display = "wayland-9",
-		.xdg_runtime_dir = "/run/user/4242",
-		.xauthority = "/tmp/xauth-test",
-		.dbus_session_bus_address = "unix:path=/run/user/4242/bus",
-		.term = "xterm-test",
-		.ttyname = "/dev/pts/77",
-		.lc_ctype = "C.UTF-8",
-		.lc_messages = "C",
+	    .display = ":7",
+	    .wayland_display = "wayland-9",
+	    .xdg_runtime_dir = "/run/user/4242",
+	    .xauthority = "/tmp/xauth-test",
+	    .dbus_session_bus_address = "unix:path=/run/user/4242/bus",
+	    .term = "xterm-test",
+	    .ttyname = "/dev/pts/77",
+	    .lc_ctype = "C.UTF-8",
+	    .lc_messages = "C",
 	};
 	struct cs_display_hints bad;
 	struct cs_secret *pin = NULL;
 	struct cs_pin_request req;
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	char *log, *p;
 	size_t i, found = 0, env_lines = 0;
 	int r;
@@ -588,13 +593,13 @@ group_env(void)
 	      "env: exactly PATH and the hints (%zu of %zu, %zu in all)", found,
 	      sizeof(want) / sizeof(want[0]), env_lines);
 	CHECK(strstr(log, "CANARY") == NULL && strstr(log, "HOME=") == NULL &&
-	      strstr(log, "LD_PRELOAD") == NULL && strstr(log, "_assuan") == NULL,
+	          strstr(log, "LD_PRELOAD") == NULL && strstr(log, "_assuan") == NULL,
 	      "env: nothing of keyd's own environment");
 	CHECK(strstr(log, "CMD OPTION ttyname=/dev/pts/77\n") != NULL &&
-	      strstr(log, "CMD OPTION ttytype=xterm-test\n") != NULL &&
-	      strstr(log, "CMD OPTION lc-ctype=C.UTF-8\n") != NULL &&
-	      strstr(log, "CMD OPTION lc-messages=C\n") != NULL &&
-	      strstr(log, "CMD OPTION display=:7\n") != NULL,
+	          strstr(log, "CMD OPTION ttytype=xterm-test\n") != NULL &&
+	          strstr(log, "CMD OPTION lc-ctype=C.UTF-8\n") != NULL &&
+	          strstr(log, "CMD OPTION lc-messages=C\n") != NULL &&
+	          strstr(log, "CMD OPTION display=:7\n") != NULL,
 	      "env: OPTION ttyname, ttytype, lc-ctype, lc-messages, display");
 	free(log);
 	cs_secret_free(pin);
@@ -609,7 +614,7 @@ group_env(void)
 	for (p = log; (p = strstr(p, " ENV ")) != NULL; p++)
 		env_lines++;
 	CHECK(r == 0 && env_lines == 1 && strstr(log, "ENV PATH=/usr/bin:/bin\n") != NULL &&
-	      strstr(log, "OPTION ttyname") == NULL,
+	          strstr(log, "OPTION ttyname") == NULL,
 	      "env: no hints, only PATH and no OPTIONs for them");
 	free(log);
 	cs_secret_free(pin);
@@ -664,7 +669,7 @@ group_serial(void)
 	struct serial_arg args[3];
 	pthread_barrier_t barrier;
 	pthread_t threads[3];
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	char *log, *p, *line;
 	int i, open = 0, overlap = 0, starts = 0;
 
@@ -688,7 +693,7 @@ group_serial(void)
 	CHECK(args[0].result == 0 && args[1].result == 0 && args[2].result == 0,
 	      "serial: three concurrent callers each got a PIN");
 	CHECK(strcmp(args[0].pin, args[1].pin) != 0 && strcmp(args[1].pin, args[2].pin) != 0 &&
-	      strcmp(args[0].pin, args[2].pin) != 0,
+	          strcmp(args[0].pin, args[2].pin) != 0,
 	      "serial: each caller got its own dialog's PIN");
 	log = fake_log(&f);
 	for (p = log; (line = strtok(p, "\n")) != NULL; p = NULL) {
@@ -711,7 +716,7 @@ hang_case(const char *action, double most)
 {
 	struct cs_secret *pin = NULL;
 	struct cs_pin_request req;
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	double t0, took;
 	char settings[128];
 	int r;
@@ -748,7 +753,7 @@ group_start(void)
 {
 	struct cs_secret *pin = NULL;
 	struct cs_pin_request req;
-	struct fake f = { .dir = "" };
+	struct fake f = {.dir = ""};
 	double t0, took;
 	int r;
 
@@ -771,10 +776,14 @@ main(int argc, char **argv)
 		const char *name;
 		void (*run)(void);
 	} groups[] = {
-		{ "basic", group_basic },       { "confirm", group_confirm },
-		{ "keypad", group_keypad },     { "env", group_env },
-		{ "serial", group_serial },     { "hang", group_hang },
-		{ "hang-noterm", group_hang_noterm }, { "start", group_start },
+	    {"basic", group_basic},
+	    {"confirm", group_confirm},
+	    {"keypad", group_keypad},
+	    {"env", group_env},
+	    {"serial", group_serial},
+	    {"hang", group_hang},
+	    {"hang-noterm", group_hang_noterm},
+	    {"start", group_start},
 	};
 	size_t i;
 
@@ -782,10 +791,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: %s FAKE_PINENTRY GROUP\n", argv[0]);
 		return 2;
 	}
-	fake_path = argv[1];
+	/* meson passes a path relative to the build directory; the symlinks need it whole. */
+	if ((fake_path = realpath(argv[1], NULL)) == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", argv[0], argv[1], strerror(errno));
+		return 2;
+	}
 	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		if (strcmp(argv[2], groups[i].name) == 0) {
 			groups[i].run();
+			free(fake_path);
 			return tap_done();
 		}
 	}
