@@ -38,6 +38,12 @@ void keyd_request_end(struct keyd *k, struct keyd_active *a);
 /* Sets the cancel flag of request id; returns 0 or CS_ERR_NOT_FOUND. */
 int keyd_request_cancel(struct keyd *k, uint32_t id);
 
+/*
+ * Cancels every request (open PIN dialogs close) and waits up to wait_ms for
+ * them to end. Returns how many are still running (0 or 1: "some").
+ */
+int keyd_requests_cancel_all(struct keyd *k, unsigned wait_ms);
+
 /* Handlers that live outside keyd_handlers.c. */
 void keyd_handle_watch_tokens(struct keyd *k, uint32_t id, struct cs_reader *rd,
                               const volatile int *cancel);

@@ -272,6 +272,11 @@ main(int argc, char **argv)
 		}
 	}
 	cs_buf_clear(&in);
+	/*
+	 * The front is gone (or unreadable): its requests have nobody to answer
+	 * to. Cancel them so open PIN dialogs close and no pinentry is left behind.
+	 */
+	(void)keyd_requests_cancel_all(&k, 5000);
 	/* Threads may still run: leave without tearing down what they use. */
 	tok_logout_all(k.tokens);
 	_exit(r == CS_ERR_EOF ? 0 : 1);

@@ -49,6 +49,7 @@ keyd_pin_callback(void *arg, const struct tok_pin_prompt *prompt, struct cs_secr
 	req.previous_wrong = prompt->previous_wrong;
 	req.timeout_seconds = a->keyd->pin_timeout;
 	req.keypad = prompt->keypad;
+	req.cancel = a->cancel;
 	if (prompt->count_low || prompt->final_try)
 		(void)keyd_send_event(a->keyd, a->request_id, CS_KEVENT_PIN_STATE,
 		                      prompt->final_try ? "final-try" : "count-low");
@@ -94,5 +95,6 @@ keyd_confirm_signature(struct keyd_pin_arg *a)
 	req.operation = "Confirm this signature";
 	req.summary = c->summary;
 	req.timeout_seconds = a->keyd->pin_timeout;
+	req.cancel = a->cancel;
 	return cs_pinentry_confirm(&req);
 }

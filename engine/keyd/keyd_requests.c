@@ -1,5 +1,6 @@
 /* The table of requests in progress, so that CANCEL can reach them. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cs_error.h"
 #include "keyd.h"
@@ -52,4 +53,26 @@ keyd_request_cancel(struct keyd *k, uint32_t id)
 	}
 	pthread_mutex_unlock(&k->requests_lock);
 	return r;
+}
+
+int
+keyd_requests_cancel_all(struct keyd *k, unsigned wait_ms)
+{
+	struct keyd_active *a;
+	unsigned waited = 0;
+	int left;
+
+	pthread_mutex_lock(&k->requests_lock);
+	for (a = k->active; a != NULL; a = a->next)
+		a->cancel = 1;
+	pthread_mutex_unlock(&k->requests_lock);
+	for (;;) {
+		pthread_mutex_lock(&k->requests_lock);
+		left = k->active != NULL;
+		pthread_mutex_unlock(&k->requests_lock);
+		if (!left || waited >= wait_ms)
+			return left;
+		usleep(20 * 1000);
+		waited += 20;
+	}
 }

@@ -39,14 +39,31 @@ static pthread_mutex_t dialog_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t dialog_free = PTHREAD_COND_INITIALIZER;
 static int dialog_busy;
 
-static void
-dialog_acquire(void)
+/* Waits for the dialog slot: 0, or CS_ERR_CANCELLED if *cancel is set meanwhile. */
+static int
+dialog_acquire(const volatile int *cancel)
 {
+	struct timespec slice;
+	int r = 0;
+
 	pthread_mutex_lock(&dialog_lock);
-	while (dialog_busy)
-		pthread_cond_wait(&dialog_free, &dialog_lock);
-	dialog_busy = 1;
+	while (dialog_busy) {
+		if (cancel != NULL && *cancel) {
+			r = CS_ERR_CANCELLED;
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &slice);
+		slice.tv_nsec += 100 * 1000000L;
+		if (slice.tv_nsec >= 1000000000L) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&dialog_free, &dialog_lock, &slice);
+	}
+	if (r == 0)
+		dialog_busy = 1;
 	pthread_mutex_unlock(&dialog_lock);
+	return r;
 }
 
 static void
@@ -545,9 +562,14 @@ run_dialog(const struct cs_pin_request *req, enum dialog_kind kind, struct cs_se
 	memset(&s, 0, sizeof(s));
 	if ((r = describe(req, kind, &desc)) != 0)
 		return r;
-	dialog_acquire();
+	if ((r = dialog_acquire(req->cancel)) != 0) {
+		free(desc);
+		return r;
+	}
 	sigpipe_block(&guard);
-	if ((r = session_start(&s, req)) != 0 || (r = send_dialog(&s, req, kind, desc)) != 0)
+	if ((r = session_start(&s, req)) == 0)
+		cs_pe_child_set_cancel(&s.child, req->cancel);
+	if (r != 0 || (r = send_dialog(&s, req, kind, desc)) != 0)
 		goto out;
 	/* From here the user has the dialog; a pinentry deaf to SETTIMEOUT still ends. */
 	if (req->timeout_seconds > 0)
@@ -566,6 +588,9 @@ run_dialog(const struct cs_pin_request *req, enum dialog_kind kind, struct cs_se
 	}
 out:
 	r = outcome(&s, r, in_dialog);
+	/* Whatever the pinentry answered, a cancelled dialog counts as cancelled. */
+	if (s.started && cs_pe_child_cancelled(&s.child))
+		r = CS_ERR_CANCELLED;
 	session_end(&s);
 	sigpipe_restore(&guard);
 	dialog_release();
@@ -644,7 +669,11 @@ cs_pinentry_message_open(const struct cs_pin_request *req, struct cs_pinentry_me
 		return CS_ERR_NOMEM;
 	}
 	atomic_init(&m->done, 0);
-	dialog_acquire();
+	if ((r = dialog_acquire(req->cancel)) != 0) {
+		free(desc);
+		free(m);
+		return r;
+	}
 	sigpipe_block(&guard);
 	if ((r = session_start(&m->s, req)) != 0 ||
 	    (r = send_dialog(&m->s, req, DIALOG_KEYPAD, desc)) != 0)

@@ -73,6 +73,8 @@ struct cs_pin_request {
 	int previous_wrong;                   /* the last PIN for this token was wrong */
 	unsigned timeout_seconds;             /* SETTIMEOUT; 0 = the dialog waits for ever */
 	int keypad;                           /* protected authentication path: no PIN field */
+	const volatile int *cancel;           /* set by another thread: close the dialog (or stop
+	                                         waiting for one); CS_ERR_CANCELLED */
 };
 
 /*

@@ -162,13 +162,32 @@ watchdog_main(void *arg)
 {
 	struct cs_pe_child *c = arg;
 
+	struct timespec wake;
+
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
-		if (!c->armed) {
+		if (c->cancel != NULL && *c->cancel && !c->term_sent) {
+			/* Cancelled by keyd (the client went away): end it as at a deadline. */
+			c->cancelled = 1;
+			c->armed = 1;
+			clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+		}
+		if (!c->armed && c->cancel == NULL) {
 			pthread_cond_wait(&c->cond, &c->lock);
 			continue;
 		}
-		pthread_cond_timedwait(&c->cond, &c->lock, &c->deadline);
+		/* With a cancel flag to watch, wake at least every 100 ms. */
+		clock_gettime(CLOCK_MONOTONIC, &wake);
+		wake.tv_nsec += 100 * 1000000L;
+		if (wake.tv_nsec >= 1000000000L) {
+			wake.tv_sec++;
+			wake.tv_nsec -= 1000000000L;
+		}
+		if (c->armed && (c->cancel == NULL || wake.tv_sec > c->deadline.tv_sec ||
+		                 (wake.tv_sec == c->deadline.tv_sec &&
+		                  wake.tv_nsec > c->deadline.tv_nsec)))
+			wake = c->deadline;
+		pthread_cond_timedwait(&c->cond, &c->lock, &wake);
 		if (c->stop || !c->armed || !ts_reached(&c->deadline))
 			continue;
 		/*
@@ -373,4 +392,24 @@ cs_pe_child_finish(struct cs_pe_child *c)
 	sync_destroy(c);
 	reap(c->pid);
 	c->pid = -1;
+}
+
+void
+cs_pe_child_set_cancel(struct cs_pe_child *c, const volatile int *cancel)
+{
+	pthread_mutex_lock(&c->lock);
+	c->cancel = cancel;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int
+cs_pe_child_cancelled(struct cs_pe_child *c)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = c->cancelled;
+	pthread_mutex_unlock(&c->lock);
+	return r;
 }

@@ -33,6 +33,8 @@ struct cs_pe_child {
 	int term_sent;
 	int fired; /* the deadline passed and the child was signalled */
 	int stop;
+	const volatile int *cancel; /* another thread's "stop this dialog" flag, or NULL */
+	int cancelled;              /* the child was signalled because of *cancel */
 };
 
 /*
@@ -61,6 +63,15 @@ int cs_pe_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
  * SIGKILL. Without effect once the child has been signalled.
  */
 void cs_pe_child_arm(struct cs_pe_child *c, unsigned seconds);
+
+/*
+ * Watches *cancel (checked every 100 ms): once it is non-zero the child is
+ * ended as for a passed deadline and cs_pe_child_cancelled() says so.
+ */
+void cs_pe_child_set_cancel(struct cs_pe_child *c, const volatile int *cancel);
+
+/* Whether the child was ended because of the cancel flag. */
+int cs_pe_child_cancelled(struct cs_pe_child *c);
 
 /* Removes the deadline: the child may take as long as it likes. */
 void cs_pe_child_disarm(struct cs_pe_child *c);

@@ -9,6 +9,8 @@
  * Usage: test-keyd KEYD FAULT_MODULE FAKE_PINENTRY
  */
 #include <limits.h>
+#include <signal.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,11 +38,11 @@ static struct keyd_client *keyd;
 static const char message[] = "Content-Type: text/plain\r\n\r\nFrom Alice's card to Bob's.\r\n";
 
 static long
-counter(const char *name)
+counter_in(const char *path, const char *name)
 {
 	char line[256], fn[128];
 	long n, found = 0;
-	FILE *f = fopen(counters, "r");
+	FILE *f = fopen(path, "r");
 
 	if (f == NULL)
 		return 0;
@@ -50,6 +52,12 @@ counter(const char *name)
 	}
 	fclose(f);
 	return found;
+}
+
+static long
+counter(const char *name)
+{
+	return counter_in(counters, name);
 }
 
 static int
@@ -404,6 +412,178 @@ test_cancel_before_dialog(const struct keyd_op_context *base)
 	free(uri);
 }
 
+static char keyd_path[PATH_MAX], module_path[PATH_MAX], fake_path[PATH_MAX];
+static char counters_of[4][760];
+
+/*
+ * Starts another keyd whose pinentry is the fake under the name `name`, its
+ * settings `settings` (NAME=VALUE lines; "@PIN@" in them is replaced by the
+ * fixture PIN in a shell, so it never enters this process). Its fault-module
+ * counters go to NAME.counters (counters are per process).
+ */
+static int
+start_keyd(const char *name, const char *settings, int confirm, struct keyd_client **ret)
+{
+	struct keyd_client_options o = { 0 };
+	const char *link = work(name);
+	static char links[4][700];
+	static int next;
+	char *kept = links[next++ % 4];
+	int r;
+
+	snprintf(kept, 700, "%s", link);
+	if (sh("ln -sf '%s' '%s' && . '%s/env' && printf '%%s\\n' \"%s\" | "
+	       "sed \"s/@PIN@/$CS_USER_PIN/\" > '%s.env'",
+	       fake_path, kept, fx.dir, settings, kept) != 0)
+		return -1;
+	snprintf(counters_of[next % 4], sizeof(counters_of[0]), "%s.counters", kept);
+	/* keyd takes our environment's FAULTP11_* at start: point it at its own file. */
+	setenv("FAULTP11_COUNTERS", counters_of[next % 4], 1);
+	o.keyd_path = keyd_path;
+	o.modules = module_path;
+	o.pinentry = kept;
+	o.cache_ttl = 300;
+	o.pin_timeout = 60;
+	o.data_dir = fx.work;
+	o.confirm_signatures = confirm;
+	r = keyd_client_start(&o, ret);
+	setenv("FAULTP11_COUNTERS", counters, 1);
+	return r;
+}
+
+struct sign_job {
+	struct keyd_client *client;
+	struct keyd_op_context ctx;
+	struct event_log log;
+	volatile int cancel;
+	int result;
+};
+
+static void *
+sign_job_main(void *arg)
+{
+	struct sign_job *job = arg;
+	struct cs_key_backend backend;
+	struct cs_sign_params sp = { CS_SIG_RSA_PKCS1, NID_sha256, 0, 0 };
+	uint8_t digest[32] = { 1 }, sig[512];
+	size_t sig_len = sizeof(sig);
+
+	job->ctx.on_event = record_event;
+	job->ctx.event_arg = &job->log;
+	job->ctx.cancel = &job->cancel;
+	job->ctx.summary = "Subject: cancel me";
+	keyd_client_set_thread_context(&job->ctx);
+	keyd_client_backend(job->client, &backend);
+	job->result = backend.sign(backend.arg, "pkcs11:token=bob-card;id=%01;type=private", &sp,
+	                           digest, 32, sig, &sig_len);
+	return NULL;
+}
+
+/* Waits up to 10 s for the job's PIN dialog to be open. */
+static int
+wait_for_dialog(struct sign_job *job)
+{
+	int i;
+
+	for (i = 0; i < 100 && job->log.waiting_for_pin == 0; i++)
+		usleep(100 * 1000);
+	/* The event comes just before the dialog starts: give the fake time to greet. */
+	usleep(300 * 1000);
+	return job->log.waiting_for_pin > 0;
+}
+
+/*
+ * Whether a pinentry started under this name runs (the driver passes the
+ * bare name as argv[0], so it is the process name). The names are this
+ * test's own; a child of a keyd that died is no longer keyd's child, so the
+ * name alone is the check.
+ */
+static int
+pinentry_running(const char *name)
+{
+	return sh("pgrep -x '%s' >/dev/null", name) == 0;
+}
+
+/* The front cancels a request whose PIN dialog is open: the dialog closes at once. */
+static void
+test_cancel_open_dialog(void)
+{
+	struct sign_job job = { 0 };
+	struct timespec t0, t1;
+	pthread_t th;
+	int i;
+
+	pthread_mutex_init(&job.log.lock, NULL);
+	job.result = 1;
+	CHECK(start_keyd("pinentry-hang", "FAKE_PINENTRY_ACTION=hang", 0, &job.client) == 0,
+	      "a keyd whose PIN dialog never answers");
+	pthread_create(&th, NULL, sign_job_main, &job);
+	CHECK(wait_for_dialog(&job) && pinentry_running("pinentry-hang"), "its PIN dialog is open");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	job.cancel = 1;
+	pthread_join(th, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK_EQ_INT(job.result, CS_ERR_CANCELLED, "cancelling the request ends it as cancelled");
+	CHECK(t1.tv_sec - t0.tv_sec < 5, "within seconds, not at the dialog's timeout");
+	for (i = 0; i < 50 && pinentry_running("pinentry-hang"); i++)
+		usleep(100 * 1000);
+	CHECK(!pinentry_running("pinentry-hang"), "and the pinentry is gone (after %d ms)", i * 100);
+	keyd_client_free(job.client);
+}
+
+/* The front goes away while a PIN dialog is open: keyd closes it and exits. */
+static void
+test_front_vanishes(void)
+{
+	struct sign_job job = { 0 };
+	pthread_t th;
+	pid_t pid;
+	int i, gone = 0;
+
+	pthread_mutex_init(&job.log.lock, NULL);
+	CHECK(start_keyd("pinentry-hang2", "FAKE_PINENTRY_ACTION=hang", 0, &job.client) == 0,
+	      "another keyd with a silent PIN dialog");
+	pid = keyd_client_pid(job.client);
+	pthread_create(&th, NULL, sign_job_main, &job);
+	CHECK(wait_for_dialog(&job) && pinentry_running("pinentry-hang2"), "its dialog is open");
+	/* keyd_client_free shuts the socket down: the request fails, keyd sees EOF. */
+	keyd_client_free(job.client);
+	pthread_join(th, NULL);
+	for (i = 0; i < 100 && !gone; i++) {
+		gone = kill(pid, 0) != 0 && !pinentry_running("pinentry-hang2");
+		usleep(100 * 1000);
+	}
+	CHECK(gone, "keyd exits and leaves no pinentry behind");
+}
+
+/* --confirm-signatures: a refused confirmation signs nothing; an accepted one signs. */
+static void
+test_confirm_signatures(void)
+{
+	struct sign_job job = { 0 };
+	long before;
+
+	pthread_mutex_init(&job.log.lock, NULL);
+	sh("printf 'deny\\n' > '%s'", work("confirm.script"));
+	CHECK(start_keyd("pinentry-confirm", "FAKE_PINENTRY_SCRIPT=CONFIRM_SCRIPT", 1,
+	                 &job.client) == 0,
+	      "a keyd that confirms every signature");
+	sh("sed -i \"s|CONFIRM_SCRIPT|%s|\" '%s.env'", work("confirm.script"),
+	   work("pinentry-confirm"));
+	before = counter_in(work("pinentry-confirm.counters"), "C_Sign");
+	sign_job_main(&job);
+	CHECK_EQ_INT(job.result, CS_ERR_CANCELLED, "a refused confirmation: cancelled");
+	CHECK(counter_in(work("pinentry-confirm.counters"), "C_Sign") == before,
+	      "and nothing signed");
+	sh(". '%s/env' && printf 'confirm\\npin:%%s\\n' \"$CS_USER_PIN\" > '%s' && rm -f '%s.state'",
+	   fx.dir, work("confirm.script"), work("confirm.script"));
+	sign_job_main(&job);
+	CHECK_EQ_INT(job.result, 0, "confirmed, then the PIN: signed");
+	CHECK(counter_in(work("pinentry-confirm.counters"), "C_Sign") == before + 1,
+	      "by the token");
+	keyd_client_free(job.client);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -419,6 +599,9 @@ main(int argc, char **argv)
 	}
 	if (fixture_setup(&fx) != 0)
 		return 99;
+	snprintf(keyd_path, sizeof(keyd_path), "%s", argv[1]);
+	snprintf(module_path, sizeof(module_path), "%s", module);
+	snprintf(fake_path, sizeof(fake_path), "%s", pinentry);
 	snprintf(counters, sizeof(counters), "%s/fault-counters", fx.work);
 	snprintf(control, sizeof(control), "%s/fault-control", fx.work);
 	snprintf(control_path, sizeof(control_path), "%s", control);
@@ -483,6 +666,9 @@ main(int argc, char **argv)
 	test_frames();
 	test_insert_token(&ctx);
 	test_cancel_before_dialog(&ctx);
+	test_cancel_open_dialog();
+	test_front_vanishes();
+	test_confirm_signatures();
 
 	cs_provider_context_free(libctx);
 	keyd_client_free(keyd);
