@@ -167,10 +167,11 @@ keyd_client_free(struct keyd_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->pid > 0) {
-		for (i = 0; i < 50 && waitpid(c->pid, &status, WNOHANG) == 0; i++)
+		/* keyd closes its open dialogs first; that takes well under a second. */
+		for (i = 0; i < 250 && waitpid(c->pid, &status, WNOHANG) == 0; i++)
 			usleep(20000);
-		if (i == 50) {
-			/* A stuck keyd is stopped. */
+		if (i == 250) {
+			/* A stuck keyd is stopped (it cancels its work on SIGTERM too). */
 			kill(c->pid, SIGTERM);
 			(void)waitpid(c->pid, &status, 0);
 		}

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cs_error.h"
@@ -45,6 +46,43 @@ run_job(void *arg)
 	cs_wipe(job->body, job->len);
 	free(job);
 	return NULL;
+}
+
+/*
+ * SIGTERM and SIGINT end keyd the way a closed socket does: the reading loop
+ * sees end-of-file, requests are cancelled and open dialogs closed. A thread
+ * of its own takes the signals (all others have them blocked).
+ */
+static void *
+signal_thread(void *arg)
+{
+	struct keyd *k = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigwait(&set, &sig) == 0)
+		shutdown(k->fd, SHUT_RD);
+	return NULL;
+}
+
+static int
+start_signal_thread(struct keyd *k)
+{
+	sigset_t set;
+	pthread_t thread;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	if (pthread_create(&thread, NULL, signal_thread, k) != 0)
+		return -1;
+	pthread_detach(thread);
+	return 0;
 }
 
 /* CANCEL is answered on the reading thread at once: the request it names is busy. */
@@ -227,6 +265,11 @@ main(int argc, char **argv)
 	}
 	pthread_mutex_init(&k.write_lock, NULL);
 	pthread_mutex_init(&k.requests_lock, NULL);
+	/* Before any other thread exists, so that all of them inherit the blocked mask. */
+	if (start_signal_thread(&k) != 0) {
+		fprintf(stderr, "cardseal-keyd: cannot set up signal handling\n");
+		return 1;
+	}
 	if ((r = tok_ctx_new(modules, &k.tokens)) != 0) {
 		fprintf(stderr, "cardseal-keyd: cannot load PKCS#11 modules '%s': %s\n", modules,
 		        cs_strerror(r));
