@@ -62,6 +62,18 @@ void keyd_context_clear(struct keyd_context *c);
 /* Reads a context block; errors are left in the reader. */
 void keyd_read_context(struct cs_reader *r, struct keyd_context *c);
 
+/*
+ * Request parsers (keyd_parse.c). Each reads the whole body; on success the
+ * request's pointers point into the reader's memory and *ret_key_uri (freed
+ * by the caller, also on failure, as is ctx with keyd_context_clear).
+ */
+int keyd_parse_sign(struct cs_reader *rd, struct keyd_context *ctx, char **ret_key_uri,
+                    struct tok_sign_request *req);
+int keyd_parse_decrypt(struct cs_reader *rd, struct keyd_context *ctx, char **ret_key_uri,
+                       struct tok_decrypt_request *req);
+int keyd_parse_derive(struct cs_reader *rd, struct keyd_context *ctx, char **ret_key_uri,
+                      const uint8_t **ret_peer, size_t *ret_peer_len);
+
 /* Sends one frame to the front (thread-safe). Returns 0 or CS_ERR_*. */
 int keyd_send(struct keyd *k, uint8_t type, uint32_t id, const struct cs_buf *body);
 

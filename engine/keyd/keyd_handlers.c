@@ -13,35 +13,6 @@
 #include "cs_keyd_msg.h"
 #include "keyd.h"
 
-void
-keyd_context_clear(struct keyd_context *c)
-{
-	free(c->display);
-	free(c->wayland_display);
-	free(c->xauthority);
-	free(c->dbus_address);
-	free(c->term);
-	free(c->ttyname);
-	free(c->lc_ctype);
-	free(c->summary);
-	memset(c, 0, sizeof(*c));
-}
-
-void
-keyd_read_context(struct cs_reader *r, struct keyd_context *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->client_id = cs_read_u32(r);
-	cs_read_str(r, CS_KEYD_MAX_STR, &c->display);
-	cs_read_str(r, CS_KEYD_MAX_STR, &c->wayland_display);
-	cs_read_str(r, CS_KEYD_MAX_STR, &c->xauthority);
-	cs_read_str(r, CS_KEYD_MAX_STR, &c->dbus_address);
-	cs_read_str(r, CS_KEYD_MAX_STR, &c->term);
-	cs_read_str(r, CS_KEYD_MAX_STR, &c->ttyname);
-	cs_read_str(r, CS_KEYD_MAX_STR, &c->lc_ctype);
-	cs_read_str(r, CS_KEYD_MAX_SUMMARY, &c->summary);
-}
-
 int
 keyd_send(struct keyd *k, uint8_t type, uint32_t id, const struct cs_buf *body)
 {
@@ -180,22 +151,9 @@ handle_sign(struct keyd *k, uint32_t id, struct cs_reader *rd, const volatile in
 	struct cs_buf b;
 	int r;
 
-	memset(&req, 0, sizeof(req));
 	cs_buf_init(&b, 0);
-	keyd_read_context(rd, &ctx);
-	cs_read_str(rd, CS_KEYD_MAX_STR, &key_uri);
-	req.scheme = cs_read_u8(rd);
-	req.md_nid = cs_wire_md_to_nid(cs_read_u8(rd));
-	req.mgf1_nid = cs_wire_md_to_nid(cs_read_u8(rd));
-	req.salt_len = (int)cs_read_u32(rd);
-	cs_read_bytes(rd, 64, &req.digest, &req.digest_len);
-	if ((r = cs_reader_finish(rd)) != 0)
+	if ((r = keyd_parse_sign(rd, &ctx, &key_uri, &req)) != 0)
 		goto out;
-	if (req.md_nid == NID_undef || req.salt_len < 0) {
-		r = CS_ERR_BAD_FORMAT;
-		goto out;
-	}
-	req.key_uri = key_uri;
 	/* Policy or settings may want the user to see and confirm every signature. */
 	if (k->confirm_signatures && (r = keyd_confirm_signature(&pin)) != 0) {
 		keyd_audit(k, &ctx, "sign-refused", key_uri, r);
@@ -225,22 +183,9 @@ handle_decrypt(struct keyd *k, uint32_t id, struct cs_reader *rd, const volatile
 	struct cs_buf b;
 	int r;
 
-	memset(&req, 0, sizeof(req));
 	cs_buf_init(&b, 0);
-	keyd_read_context(rd, &ctx);
-	cs_read_str(rd, CS_KEYD_MAX_STR, &key_uri);
-	req.padding = cs_read_u8(rd);
-	req.md_nid = cs_wire_md_to_nid(cs_read_u8(rd));
-	req.mgf1_nid = cs_wire_md_to_nid(cs_read_u8(rd));
-	cs_read_bytes(rd, 256, &req.label, &req.label_len);
-	cs_read_bytes(rd, CS_KEYD_MAX_BLOB, &req.in, &req.in_len);
-	if ((r = cs_reader_finish(rd)) != 0)
+	if ((r = keyd_parse_decrypt(rd, &ctx, &key_uri, &req)) != 0)
 		goto out;
-	if (req.padding == TOK_PAD_OAEP && (req.md_nid == NID_undef || req.mgf1_nid == NID_undef)) {
-		r = CS_ERR_BAD_FORMAT;
-		goto out;
-	}
-	req.key_uri = key_uri;
 	r = tok_decrypt(k->tokens, &req, keyd_pin_callback, &pin, &key);
 	keyd_pin_done(&pin);
 	keyd_audit(k, &ctx, "decrypt", key_uri, r);
@@ -268,10 +213,7 @@ handle_derive(struct keyd *k, uint32_t id, struct cs_reader *rd, const volatile 
 	int r;
 
 	cs_buf_init(&b, 0);
-	keyd_read_context(rd, &ctx);
-	cs_read_str(rd, CS_KEYD_MAX_STR, &key_uri);
-	cs_read_bytes(rd, 256, &peer, &peer_len);
-	if ((r = cs_reader_finish(rd)) != 0)
+	if ((r = keyd_parse_derive(rd, &ctx, &key_uri, &peer, &peer_len)) != 0)
 		goto out;
 	r = tok_derive(k->tokens, key_uri, peer, peer_len, keyd_pin_callback, &pin, &secret);
 	keyd_pin_done(&pin);
