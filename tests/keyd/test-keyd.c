@@ -284,6 +284,8 @@ test_frames(void)
 	static const uint8_t trailing[] = { 0xff };
 	uint8_t type = 0;
 
+	CHECK(keyd_client_raw(keyd, CS_KMSG_LIST_TOKENS, NULL, 0, &type) == 0 && type == CS_KMSG_OK,
+	      "LIST_TOKENS answers OK");
 	CHECK_EQ_INT(keyd_client_raw(keyd, CS_KMSG_LIST_TOKENS, trailing, 1, &type),
 	             CS_ERR_TRAILING, "keyd refuses a body with trailing bytes");
 	CHECK_EQ_INT(keyd_client_raw(keyd, 0x7e, NULL, 0, &type), CS_ERR_UNKNOWN_TYPE,
