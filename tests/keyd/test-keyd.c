@@ -678,6 +678,9 @@ main(int argc, char **argv)
 	encrypt_and_decrypt("carol-ec", "-aes-256-gcm", "", "C_DeriveKey");
 
 	CHECK_EQ_INT(maps_pkcs11(getpid()), 0, "this (front) process maps no PKCS#11 module");
+	CHECK(sh("grep -q 'use_pin_caching = false' '%s/opensc-keyd.conf' && "
+	         "grep -q 'lock_login = true' '%s/opensc-keyd.conf'", fx.work, fx.work) == 0,
+	      "keyd runs OpenSC with its own configuration: no PIN caching, exclusive login");
 	CHECK_EQ_INT(memory_holds_pin(), 0,
 	             "the fixture PIN is nowhere in this process's heap or anonymous memory");
 	CHECK_EQ_INT(maps_pkcs11(keyd_client_pid(keyd)), 1, "cardseal-keyd maps the module");

@@ -349,6 +349,25 @@ test_derive(struct tok_ctx *ctx, struct tok_identity *ids, size_t n)
 	EVP_PKEY_free(pub);
 }
 
+/* The registered modules (p11-kit's configuration): Debian registers SoftHSM, OpenSC and the trust module. */
+static void
+test_registered_modules(void)
+{
+	struct tok_ctx *ctx = NULL;
+	struct tok_identity *ids = NULL;
+	size_t n = 0;
+	int r;
+
+	r = tok_ctx_new("p11-kit", &ctx);
+	CHECK(r == 0, "the registered modules load (%s)", cs_strerror(r));
+	if (r != 0)
+		return;
+	CHECK(tok_list_identities(ctx, &ids, &n) == 0 && find_by_label(ids, n, "bob-rsa") != NULL,
+	      "bob's card is found through the registered SoftHSM module");
+	tok_identities_free(ids, n);
+	tok_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -370,6 +389,7 @@ main(void)
 	}
 	tok_identities_free(ids, n);
 	tok_ctx_free(ctx);
+	test_registered_modules();
 	fixture_teardown(&fx);
 	return tap_done();
 }
