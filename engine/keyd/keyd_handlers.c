@@ -12,6 +12,7 @@
 #include "cs_frame.h"
 #include "cs_keyd_msg.h"
 #include "keyd.h"
+#include "keyd_import.h"
 
 int
 keyd_send(struct keyd *k, uint8_t type, uint32_t id, const struct cs_buf *body)
@@ -252,6 +253,9 @@ keyd_dispatch(struct keyd *k, uint8_t type, uint32_t id, const uint8_t *body, si
 		break;
 	case CS_KMSG_DERIVE:
 		handle_derive(k, id, &rd, cancel);
+		break;
+	case CS_KMSG_IMPORT_P12:
+		keyd_handle_import_p12(k, id, &rd, cancel);
 		break;
 	case CS_KMSG_WATCH_TOKENS:
 		keyd_handle_watch_tokens(k, id, &rd, cancel);

@@ -11,6 +11,21 @@
 #include "keyd.h"
 #include "pinentry.h"
 
+/*
+ * What the dialog says the PIN is for. The dialog reads "<this> using the
+ * token "<label>"", so it is a short verb phrase; a key that needs its PIN
+ * every time gets the same words (the dialog simply appears every time).
+ */
+static const char *
+operation_text(const char *op)
+{
+	if (strcmp(op, "sign") == 0)
+		return "Sign";
+	if (strcmp(op, "import") == 0)
+		return "Import a certificate and its key";
+	return "Decrypt";
+}
+
 int
 keyd_pin_callback(void *arg, const struct tok_pin_prompt *prompt, struct cs_secret **ret_pin)
 {
@@ -39,11 +54,7 @@ keyd_pin_callback(void *arg, const struct tok_pin_prompt *prompt, struct cs_secr
 	req.pinentry_program = a->keyd->pinentry;
 	req.hints = &hints;
 	req.token_label = prompt->token_label;
-	req.operation = prompt->context_specific ? (strcmp(a->operation, "sign") == 0
-	                                                    ? "Confirm this signature with your PIN"
-	                                                    : "Confirm this decryption with your PIN")
-	                                         : (strcmp(a->operation, "sign") == 0 ? "Sign"
-	                                                                              : "Decrypt");
+	req.operation = operation_text(a->operation);
 	req.summary = c->summary;
 	req.pin_state = pin_state;
 	req.previous_wrong = prompt->previous_wrong;
