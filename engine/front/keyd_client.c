@@ -613,3 +613,38 @@ keyd_client_watch_tokens(struct keyd_client *c)
 	cs_buf_clear(&b);
 	return r;
 }
+
+int
+keyd_client_import_p12(struct keyd_client *c, const char *token_uri, const uint8_t *p12,
+                       size_t p12_len, const struct cs_secret *password, const char *label,
+                       char **ret_key_uri, char **ret_cert_uri)
+{
+	struct cs_buf b, reply;
+	struct cs_reader rd;
+	int r;
+
+	*ret_key_uri = NULL;
+	*ret_cert_uri = NULL;
+	cs_buf_init(&b, CS_KEYD_MAX_FRAME);
+	cs_buf_init(&reply, 0);
+	if ((r = put_thread_context(&b)) != 0 || (r = cs_buf_put_str(&b, token_uri)) != 0 ||
+	    (r = cs_buf_put_bytes(&b, p12, p12_len)) != 0 ||
+	    (r = cs_buf_put_bytes(&b, cs_secret_data(password), cs_secret_len(password))) != 0 ||
+	    (r = cs_buf_put_str(&b, label)) != 0)
+		goto out;
+	if ((r = transact(c, CS_KMSG_IMPORT_P12, &b, &reply, NULL)) != 0)
+		goto out;
+	cs_reader_init(&rd, reply.data, reply.len);
+	cs_read_str(&rd, CS_KEYD_MAX_STR, ret_key_uri);
+	cs_read_str(&rd, CS_KEYD_MAX_STR, ret_cert_uri);
+	if ((r = cs_reader_finish(&rd)) != 0) {
+		free(*ret_key_uri);
+		free(*ret_cert_uri);
+		*ret_key_uri = NULL;
+		*ret_cert_uri = NULL;
+	}
+out:
+	cs_buf_clear(&b);       /* wipes the copy of the password */
+	cs_buf_clear(&reply);
+	return r;
+}

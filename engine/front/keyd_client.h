@@ -91,6 +91,14 @@ int keyd_client_watch_tokens(struct keyd_client *c);
 int keyd_client_list_identities(struct keyd_client *c, struct keyd_identity **ret_ids,
                                 size_t *ret_n);
 
+/*
+ * Imports a PKCS#12 file onto the token token_uri names (keyd asks for the
+ * token's PIN). *ret_key_uri and *ret_cert_uri are new strings.
+ */
+int keyd_client_import_p12(struct keyd_client *c, const char *token_uri, const uint8_t *p12,
+                           size_t p12_len, const struct cs_secret *password, const char *label,
+                           char **ret_key_uri, char **ret_cert_uri);
+
 /* The key backend for the provider, sending its operations to this keyd. */
 void keyd_client_backend(struct keyd_client *c, struct cs_key_backend *ret_backend);
 

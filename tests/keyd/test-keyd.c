@@ -608,6 +608,41 @@ test_confirm_signatures(void)
 	keyd_client_free(job.client);
 }
 
+/* IMPORT_P12 through keyd: the wrong password changes nothing; the right one adds an identity. */
+static void
+test_import_p12(void)
+{
+	struct cs_secret *wrong = cs_secret_from("not-it", 6), *right = cs_secret_from("cardseal", 8);
+	char path[PATH_MAX + 64], *key_uri = NULL, *cert_uri = NULL, *uri = NULL;
+	uint8_t p12[64 * 1024];
+	size_t n = 0;
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/pki/anyeku.p12", fx.dir);
+	if ((f = fopen(path, "rb")) != NULL) {
+		n = fread(p12, 1, sizeof(p12), f);
+		fclose(f);
+	}
+	CHECK(n > 0, "the fixture's anyeku.p12 read");
+	CHECK_EQ_INT(keyd_client_import_p12(keyd, "pkcs11:token=carol-card", p12, n, wrong, "imported",
+	                                    &key_uri, &cert_uri),
+	             CS_ERR_PKCS12, "IMPORT_P12 with the wrong password: refused");
+	r = keyd_client_import_p12(keyd, "pkcs11:token=carol-card", p12, n, right, "imported",
+	                           &key_uri, &cert_uri);
+	CHECK(r == 0 && key_uri != NULL && strstr(key_uri, "token=carol-card") != NULL,
+	      "IMPORT_P12 puts the key on carol-card (%s)", cs_strerror(r));
+	uri = key_uri_for("imported");
+	CHECK(uri != NULL && key_uri != NULL && strcmp(uri, key_uri) == 0,
+	      "and keyd lists the new identity under that URI");
+	CHECK(sh("grep -q 'op=import' '%s/keyd-audit.log'", fx.work) == 0, "the import is audited");
+	free(uri);
+	free(key_uri);
+	free(cert_uri);
+	cs_secret_free(wrong);
+	cs_secret_free(right);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -691,6 +726,7 @@ main(int argc, char **argv)
 	         fx.work, work("pinentry.log")) == 0,
 	      "the PIN is in neither the audit log nor the pinentry log");
 	test_frames();
+	test_import_p12();
 	test_insert_token(&ctx);
 	test_cancel_before_dialog(&ctx);
 	test_cancel_open_dialog();
