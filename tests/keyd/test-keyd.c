@@ -701,16 +701,31 @@ main(int argc, char **argv)
 	sign_and_verify("carol-rsa", 0);
 	sign_and_verify("carol-ec", 0);
 
-	encrypt_and_decrypt("bob-rsa", "-aes256", "", "C_Decrypt");
-	encrypt_and_decrypt("bob-rsa", "-aes-256-gcm", "", "C_Decrypt");
-	encrypt_and_decrypt("bob-rsa", "-aes256", "-keyopt rsa_padding_mode:oaep", "C_Decrypt");
-	encrypt_and_decrypt("bob-rsa", "-aes-256-gcm",
-	                    "-keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256",
-	                    "C_Decrypt");
-	encrypt_and_decrypt("bob-ec", "-aes256", "", "C_DeriveKey");
-	encrypt_and_decrypt("bob-ec", "-aes-256-gcm", "", "C_DeriveKey");
-	encrypt_and_decrypt("carol-rsa", "-aes-256-gcm", "", "C_Decrypt");
-	encrypt_and_decrypt("carol-ec", "-aes-256-gcm", "", "C_DeriveKey");
+	sign_and_verify("alice-sign-rsa", 0);      /* always-authenticate: a PIN per signature */
+	sign_and_verify("alice-sign-ec", 0);
+	sign_and_verify("carol-rsa", 1);
+
+	/* The decryption matrix: every key transport and agreement, CBC and GCM each. */
+	{
+		static const char *const ciphers[] = { "-aes256", "-aes-256-gcm" };
+		static const char *const rsa_paddings[] = {
+			"",
+			"-keyopt rsa_padding_mode:oaep",
+			"-keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256",
+		};
+		static const char *const rsa_keys[] = { "bob-rsa", "alice-enc-rsa", "carol-rsa" };
+		static const char *const ec_keys[] = { "bob-ec", "alice-enc-ec", "carol-ec" };
+		size_t i, j, k;
+
+		for (i = 0; i < 2; i++) {
+			for (k = 0; k < 3; k++) {
+				for (j = 0; j < 3; j++)
+					encrypt_and_decrypt(rsa_keys[k], ciphers[i], rsa_paddings[j],
+					                    "C_Decrypt");
+				encrypt_and_decrypt(ec_keys[k], ciphers[i], "", "C_DeriveKey");
+			}
+		}
+	}
 
 	CHECK_EQ_INT(maps_pkcs11(getpid()), 0, "this (front) process maps no PKCS#11 module");
 	CHECK(sh("grep -q 'use_pin_caching = false' '%s/opensc-keyd.conf' && "
