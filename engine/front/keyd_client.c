@@ -127,6 +127,8 @@ keyd_client_start(const struct keyd_client_options *o, struct keyd_client **ret_
 
 		if (dup2(sv[1], 3) < 0 || (null >= 0 && dup2(null, 0) < 0))
 			_exit(127);
+		/* Nothing else of ours reaches keyd: not client sockets, not files. */
+		close_range(4, ~0U, 0);
 		execve(o->keyd_path, argv, env);
 		_exit(127);
 	}
@@ -152,30 +154,46 @@ out:
 	return r;
 }
 
-void
-keyd_client_free(struct keyd_client *c)
+/* Waits for keyd to exit; stops a stuck one. */
+static void
+reap_keyd(struct keyd_client *c)
 {
 	int status, i;
 
+	if (c->pid <= 0)
+		return;
+	/* keyd closes its open dialogs first; that takes well under a second. */
+	for (i = 0; i < 250 && waitpid(c->pid, &status, WNOHANG) == 0; i++)
+		usleep(20000);
+	if (i == 250) {
+		/* A stuck keyd is stopped (it cancels its work on SIGTERM too). */
+		kill(c->pid, SIGTERM);
+		(void)waitpid(c->pid, &status, 0);
+	}
+	c->pid = 0;
+}
+
+void
+keyd_client_stop(struct keyd_client *c)
+{
+	/* Closing our end makes keyd exit, which ends the reader with EOF. */
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+	reap_keyd(c);
+}
+
+void
+keyd_client_free(struct keyd_client *c)
+{
 	if (c == NULL)
 		return;
-	/* Closing our end makes keyd exit, which ends the reader with EOF. */
 	if (c->fd >= 0)
 		shutdown(c->fd, SHUT_RDWR);
 	if (c->reader_started)
 		pthread_join(c->reader, NULL);
 	if (c->fd >= 0)
 		close(c->fd);
-	if (c->pid > 0) {
-		/* keyd closes its open dialogs first; that takes well under a second. */
-		for (i = 0; i < 250 && waitpid(c->pid, &status, WNOHANG) == 0; i++)
-			usleep(20000);
-		if (i == 250) {
-			/* A stuck keyd is stopped (it cancels its work on SIGTERM too). */
-			kill(c->pid, SIGTERM);
-			(void)waitpid(c->pid, &status, 0);
-		}
-	}
+	reap_keyd(c);
 	pthread_cond_destroy(&c->replied);
 	pthread_mutex_destroy(&c->write_lock);
 	pthread_mutex_destroy(&c->lock);
@@ -647,4 +665,67 @@ out:
 	cs_buf_clear(&b);       /* wipes the copy of the password */
 	cs_buf_clear(&reply);
 	return r;
+}
+
+void
+keyd_tokens_free(struct keyd_token *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; t != NULL && i < n; i++) {
+		free(t[i].module);
+		free(t[i].label);
+		free(t[i].serial);
+		free(t[i].manufacturer);
+		free(t[i].model);
+	}
+	free(t);
+}
+
+int
+keyd_client_list_tokens(struct keyd_client *c, struct keyd_token **ret_tokens, size_t *ret_n)
+{
+	struct keyd_token *t = NULL;
+	struct cs_buf b, reply;
+	struct cs_reader rd;
+	uint32_t count, i;
+	size_t n = 0;
+	int r;
+
+	*ret_tokens = NULL;
+	*ret_n = 0;
+	cs_buf_init(&b, 0);
+	cs_buf_init(&reply, 0);
+	if ((r = transact(c, CS_KMSG_LIST_TOKENS, &b, &reply, NULL)) != 0)
+		goto out;
+	cs_reader_init(&rd, reply.data, reply.len);
+	count = cs_read_u32(&rd);
+	if (count > 1024) {
+		r = CS_ERR_TOO_LARGE;
+		goto out;
+	}
+	if ((t = calloc(count + 1, sizeof(*t))) == NULL) {
+		r = CS_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < count && rd.failed == 0; i++, n++) {
+		cs_read_str(&rd, CS_KEYD_MAX_STR, &t[i].module);
+		t[i].slot = cs_read_u32(&rd);
+		cs_read_str(&rd, CS_KEYD_MAX_STR, &t[i].label);
+		cs_read_str(&rd, CS_KEYD_MAX_STR, &t[i].serial);
+		cs_read_str(&rd, CS_KEYD_MAX_STR, &t[i].manufacturer);
+		cs_read_str(&rd, CS_KEYD_MAX_STR, &t[i].model);
+		t[i].flags = cs_read_u32(&rd);
+	}
+	r = cs_reader_finish(&rd);
+out:
+	cs_buf_clear(&b);
+	cs_buf_clear(&reply);
+	if (r != 0) {
+		keyd_tokens_free(t, n);
+		return r;
+	}
+	*ret_tokens = t;
+	*ret_n = n;
+	return 0;
 }

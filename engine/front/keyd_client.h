@@ -56,6 +56,18 @@ struct keyd_identity {
 
 void keyd_identities_free(struct keyd_identity *ids, size_t n);
 
+/* A token as keyd reports it. */
+struct keyd_token {
+	char *module, *label, *serial, *manufacturer, *model;
+	uint32_t slot;
+	unsigned flags;             /* CS_KTOKEN_* */
+};
+
+void keyd_tokens_free(struct keyd_token *tokens, size_t n);
+
+/* All slots and tokens keyd sees (rescanned first). */
+int keyd_client_list_tokens(struct keyd_client *c, struct keyd_token **ret_tokens, size_t *ret_n);
+
 /*
  * Starts keyd. Its environment is a clean one: only the variables PKCS#11
  * modules need (SOFTHSM2_CONF, P11_KIT_*, OPENSC_CONF, PCSCLITE_*, FAULTP11_*)
@@ -67,6 +79,12 @@ int keyd_client_start(const struct keyd_client_options *opts, struct keyd_client
 void keyd_client_free(struct keyd_client *c);
 
 pid_t keyd_client_pid(const struct keyd_client *c);
+
+/*
+ * Closes the connection and reaps keyd without freeing the client: requests
+ * in flight on other threads fail instead of touching freed memory.
+ */
+void keyd_client_stop(struct keyd_client *c);
 
 /*
  * The context of this thread's next requests (NULL: an empty one); it must

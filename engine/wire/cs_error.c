@@ -36,6 +36,9 @@ static const struct error_entry error_table[] = {
 	{ CS_ERR_BUSY, "CS_ERR_BUSY", "too many requests" },
 	{ CS_ERR_PROTOCOL, "CS_ERR_PROTOCOL", "protocol violation" },
 	{ CS_ERR_PKCS12, "CS_ERR_PKCS12", "PKCS#12 file unreadable" },
+	{ CS_ERR_NO_RECIPIENT_CERT, "CS_ERR_NO_RECIPIENT_CERT",
+	  "recipients without a usable encryption certificate" },
+	{ CS_ERR_NO_KEY, "CS_ERR_NO_KEY", "no usable key or token" },
 };
 
 static const struct error_entry *

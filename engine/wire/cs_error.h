@@ -36,6 +36,8 @@ enum cs_error {
 	CS_ERR_BUSY = -24,           /* a per-client limit was reached */
 	CS_ERR_PROTOCOL = -25,       /* a message arrived out of order */
 	CS_ERR_PKCS12 = -26,         /* a PKCS#12 file could not be read */
+	CS_ERR_NO_RECIPIENT_CERT = -27, /* recipients without a usable encryption certificate */
+	CS_ERR_NO_KEY = -28,         /* no usable key (identity) for this operation */
 };
 
 /* A short English description of err; never NULL, also for unknown values. */

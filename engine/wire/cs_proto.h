@@ -1,0 +1,75 @@
+/*
+ * The public protocol between clients (cardseal CLI, cardseal-gtk, mail
+ * clients) and cardseald, framed as in cs_frame.h. docs/protocol.md is the
+ * specification; this header is its summary for the code.
+ *
+ * Bodies (u8/u32/u64 big-endian; str/bytes = u32 length + bytes):
+ *
+ *   HELLO      c->s  u32 version, hints        -> OK: u32 version, str engine_version
+ *       hints = str display, str wayland_display, str xauthority, str dbus_address,
+ *               str term, str ttyname, str lc_ctype
+ *       The first request on a connection; anything else before it is CS_ERR_PROTOCOL.
+ *   STATUS     c->s  (empty)                   -> OK: str json
+ *   PROTECT    c->s  u32 flags (CS_PROTECT_*), str account (From: when empty)
+ *                    then the message as DATA frames (see below)
+ *                    -> DATA frames of output stream 0 (and 1, 2 ... for Bcc copies),
+ *                       EVENTs, then OK: str json {"dropped":[...],"outputs":[{"recipients":[...]}]}
+ *                    or ERROR (CS_ERR_NO_RECIPIENT_CERT: json names the recipients)
+ *   READ       c->s  u32 flags, then DATA      -> DATA (the innermost message), OK: str json report
+ *   CERTS_IMPORT c->s bytes file (PEM, DER or PKCS#7; <= 1 MiB) -> OK: str json
+ *   SUBSCRIBE  c->s  (empty)                   -> EVENT TOKEN_CHANGED ... until CANCEL, then OK
+ *   CANCEL     c->s  u32 request_id            -> OK; the request ends with ERROR CANCELLED
+ *
+ *   DATA       both  u32 stream, bytes chunk (<= CS_PROTO_MAX_CHUNK); an empty chunk ends
+ *                    the stream. Its frame id is the request's id.
+ *   WINDOW     both  u64 bytes: the sender of WINDOW accepts that many more DATA bytes
+ *                    for the request (flow control; the server grants the client's
+ *                    upload, the client grants the server's output).
+ *   EVENT      s->c  u8 kind (CS_EVENT_*), u64 value, str detail
+ *   OK         s->c  the reply; its body depends on the request
+ *   ERROR      s->c  u32 code (-CS_ERR_*), str message, str json details ("" if none)
+ */
+#ifndef CS_PROTO_H
+#define CS_PROTO_H
+
+#define CS_PROTO_VERSION 1
+
+enum cs_msg {
+	CS_MSG_OK = 0x01,
+	CS_MSG_ERROR = 0x02,
+	CS_MSG_EVENT = 0x03,
+	CS_MSG_DATA = 0x04,
+	CS_MSG_WINDOW = 0x05,
+	CS_MSG_HELLO = 0x10,
+	CS_MSG_STATUS = 0x11,
+	CS_MSG_PROTECT = 0x12,
+	CS_MSG_READ = 0x13,
+	CS_MSG_CERTS_IMPORT = 0x14,
+	CS_MSG_SUBSCRIBE = 0x15,
+	CS_MSG_CANCEL = 0x16,
+};
+
+enum cs_protect_flags {
+	CS_PROTECT_SIGN = 1u << 0,
+	CS_PROTECT_ENCRYPT = 1u << 1,
+	CS_PROTECT_OPAQUE = 1u << 2,
+	CS_PROTECT_DROP_MISSING = 1u << 3,  /* drop recipients without a certificate */
+	CS_PROTECT_CBC = 1u << 4,           /* EnvelopedData AES-256-CBC instead of GCM */
+};
+
+enum cs_event {
+	CS_EVENT_PROGRESS = 1,          /* value: bytes processed */
+	CS_EVENT_INSERT_TOKEN = 2,      /* detail: token label */
+	CS_EVENT_WAITING_FOR_PIN = 3,   /* detail: token label */
+	CS_EVENT_PIN_STATE = 4,         /* detail: "count-low", "final-try" */
+	CS_EVENT_TOKEN_CHANGED = 5,     /* detail: "present LABEL" / "absent LABEL" */
+};
+
+/* Limits, per client. */
+#define CS_PROTO_MAX_FRAME (1024u * 1024)           /* largest frame a peer may send */
+#define CS_PROTO_MAX_CHUNK (256u * 1024)            /* largest DATA chunk */
+#define CS_PROTO_WINDOW (4u * 1024 * 1024)          /* upload window granted at a time */
+#define CS_PROTO_MAX_IN_FLIGHT 8                    /* requests per client */
+#define CS_PROTO_MAX_STR 4096
+
+#endif

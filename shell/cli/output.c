@@ -1,0 +1,113 @@
+#include "output.h"
+
+#include <string.h>
+
+#include <json-c/json.h>
+
+static const char *
+str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_get_type(v) != json_type_string)
+		return "";
+	return json_object_get_string(v);
+}
+
+static int
+flag(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+static json_object *
+array(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_get_type(v) != json_type_array)
+		return NULL;
+	return v;
+}
+
+static void
+print_token(FILE *out, json_object *t)
+{
+	fprintf(out, "token %s", str(t, "label"));
+	if (!flag(t, "present")) {
+		fprintf(out, " (not present)\n");
+		return;
+	}
+	fprintf(out, " (serial %s, %s %s)%s%s%s%s%s\n", str(t, "serial"), str(t, "manufacturer"),
+	        str(t, "model"), flag(t, "pin_pad") ? ", PIN pad" : "",
+	        flag(t, "pin_count_low") ? ", PIN count low" : "",
+	        flag(t, "pin_final_try") ? ", FINAL PIN TRY" : "",
+	        flag(t, "pin_locked") ? ", PIN LOCKED" : "", flag(t, "logged_in") ? ", logged in" : "");
+}
+
+static void
+print_identity(FILE *out, json_object *id)
+{
+	json_object *emails = array(id, "emails"), *usage = array(id, "key_usage");
+	size_t i;
+
+	fprintf(out, "  %s (%s key on %s)%s\n", str(id, "label"), str(id, "key_type"),
+	        str(id, "token"), flag(id, "valid_now") ? "" : "  NOT VALID NOW");
+	fprintf(out, "    subject   %s\n", str(id, "subject"));
+	for (i = 0; emails != NULL && i < json_object_array_length(emails); i++)
+		fprintf(out, "    email     %s\n",
+		        json_object_get_string(json_object_array_get_idx(emails, i)));
+	fprintf(out, "    issuer    %s\n", str(id, "issuer"));
+	fprintf(out, "    valid     %s to %s\n", str(id, "not_before"), str(id, "not_after"));
+	fprintf(out, "    usage    ");
+	for (i = 0; usage != NULL && i < json_object_array_length(usage); i++)
+		fprintf(out, " %s", json_object_get_string(json_object_array_get_idx(usage, i)));
+	fprintf(out, "\n    key       %s\n", str(id, "key_uri"));
+}
+
+void
+print_status(FILE *out, const char *json)
+{
+	json_object *root = json_tokener_parse(json), *tokens, *ids;
+	size_t i, j;
+
+	if (root == NULL) {
+		fprintf(out, "%s\n", json);
+		return;
+	}
+	tokens = array(root, "tokens");
+	ids = array(root, "identities");
+	if (tokens == NULL || json_object_array_length(tokens) == 0)
+		fprintf(out, "no tokens\n");
+	for (i = 0; tokens != NULL && i < json_object_array_length(tokens); i++) {
+		json_object *t = json_object_array_get_idx(tokens, i);
+
+		print_token(out, t);
+		for (j = 0; ids != NULL && j < json_object_array_length(ids); j++) {
+			json_object *id = json_object_array_get_idx(ids, j);
+
+			if (strcmp(str(id, "token_serial"), str(t, "serial")) == 0 &&
+			    strcmp(str(id, "token"), str(t, "label")) == 0)
+				print_identity(out, id);
+		}
+	}
+	json_object_put(root);
+}
+
+void
+print_import(FILE *out, const char *file, const char *json)
+{
+	json_object *root = json_tokener_parse(json), *v;
+	int seen = 0, added = 0;
+
+	if (root != NULL) {
+		if (json_object_object_get_ex(root, "certificates", &v))
+			seen = json_object_get_int(v);
+		if (json_object_object_get_ex(root, "added", &v))
+			added = json_object_get_int(v);
+	}
+	fprintf(out, "%s: %d certificate%s, %d new\n", file, seen, seen == 1 ? "" : "s", added);
+	json_object_put(root);
+}

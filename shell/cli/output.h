@@ -1,0 +1,13 @@
+/* Human-readable output of the engine's JSON replies (json-c reads them). */
+#ifndef CS_CLI_OUTPUT_H
+#define CS_CLI_OUTPUT_H
+
+#include <stdio.h>
+
+/* STATUS: tokens with their PIN state, then identities with validity and usage. */
+void print_status(FILE *out, const char *json);
+
+/* CERTS_IMPORT: how many certificates a file held and how many were new. */
+void print_import(FILE *out, const char *file, const char *json);
+
+#endif

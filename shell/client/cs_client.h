@@ -1,0 +1,57 @@
+/*
+ * The client library of the public protocol (docs/protocol.md), linked by
+ * the cardseal CLI and cardseal-gtk. It finds the engine's socket, starts
+ * the engine when none answers, says HELLO with the session's display
+ * hints, and runs requests, streaming content from and to descriptors with
+ * the protocol's flow control. Functions return 0 or a negative CS_ERR_*.
+ */
+#ifndef CS_CLIENT_H
+#define CS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cs_client;
+
+/* Engine events during a request (CS_EVENT_* of cs_proto.h). */
+typedef void (*cs_client_event_cb)(void *arg, int kind, uint64_t value, const char *detail);
+
+/*
+ * The socket: path if given, else $CARDSEAL_SOCKET, else
+ * $XDG_RUNTIME_DIR/cardseal/socket. Writes it into out.
+ */
+void cs_client_socket_path(const char *path, char *out, size_t size);
+
+/*
+ * Connects and says HELLO. With autostart, an engine is started when none
+ * answers (a clean environment, a lock against two clients starting two).
+ */
+int cs_client_connect(const char *socket_path, int autostart, struct cs_client **ret_client);
+void cs_client_close(struct cs_client *c);
+
+/* The last error's details from the engine (JSON, may be ""); valid until the next call. */
+const char *cs_client_error_details(const struct cs_client *c);
+
+void cs_client_set_event_cb(struct cs_client *c, cs_client_event_cb cb, void *arg);
+
+/* STATUS: *ret_json is a new string. */
+int cs_client_status(struct cs_client *c, char **ret_json);
+
+/* CERTS_IMPORT of a file's bytes: *ret_json is a new string. */
+int cs_client_certs_import(struct cs_client *c, const uint8_t *data, size_t len, char **ret_json);
+
+/*
+ * PROTECT: the message from in_fd, the protected message to out_fd (output
+ * streams other than 0 -- Bcc copies -- go to extra_fd, or are an error if
+ * it is -1). *ret_json: the engine's reply.
+ */
+int cs_client_protect(struct cs_client *c, uint32_t flags, const char *account, int in_fd,
+                      int out_fd, int extra_fd, char **ret_json);
+
+/* READ: the message from in_fd, the innermost message to out_fd, *ret_json the report. */
+int cs_client_read(struct cs_client *c, uint32_t flags, int in_fd, int out_fd, char **ret_json);
+
+/* SUBSCRIBE: token events to the callback until *stop is set (checked every 200 ms). */
+int cs_client_subscribe(struct cs_client *c, const volatile int *stop);
+
+#endif
