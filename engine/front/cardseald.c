@@ -22,6 +22,7 @@
 #include "cs_error.h"
 #include "cs_provider.h"
 #include "daemon.h"
+#include "identities.h"
 
 static int stop_pipe[2] = { -1, -1 };
 
@@ -287,6 +288,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = cs_store_open(d.cfg.store, &d.store)) != 0) {
 		cs_log(LOG_ERR, "cannot open the store in %s: %s", d.cfg.store, cs_strerror(r));
+		goto out;
+	}
+	if ((r = front_trust_store(&d.cfg, &d.trust, &d.have_crls)) != 0) {
+		cs_log(LOG_ERR, "cannot read the trust anchors '%s': %s", d.cfg.anchors, cs_strerror(r));
 		goto out;
 	}
 	if ((r = start_keyd(&d)) != 0) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <openssl/bio.h>
+#include <openssl/x509.h>
 
 #include "config.h"
 #include "cs_buf.h"
@@ -18,6 +19,8 @@ struct daemon {
 	struct cs_key_backend backend;
 	OSSL_LIB_CTX *provider;
 	struct cs_store *store;
+	X509_STORE *trust;              /* [trust] anchors and CRLs */
+	int have_crls;
 	int listen_fd;
 	int foreground;
 	pthread_mutex_t lock;           /* protects n_clients and next_client_id */

@@ -1,0 +1,241 @@
+#include "identities.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "cs_error.h"
+#include "cs_provider.h"
+
+void
+front_identities_free(struct front_identity *ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; ids != NULL && i < n; i++) {
+		free(ids[i].key_uri);
+		free(ids[i].token_label);
+		free(ids[i].token_serial);
+		X509_free(ids[i].cert);
+	}
+	free(ids);
+}
+
+int
+front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_n)
+{
+	struct keyd_identity *live = NULL;
+	struct cs_store_identity *kept = NULL;
+	struct front_identity *ids = NULL;
+	size_t n_live = 0, n_kept = 0, n = 0, i, j;
+	int r;
+
+	*ret_ids = NULL;
+	*ret_n = 0;
+	if ((r = keyd_client_list_identities(d->keyd, &live, &n_live)) != 0)
+		return r;
+	for (i = 0; i < n_live; i++) {
+		const unsigned char *p = live[i].cert_der;
+		X509 *x = d2i_X509(NULL, &p, (long)live[i].cert_len);
+
+		if (x != NULL)
+			(void)cs_store_remember_identity(d->store, live[i].key_uri, live[i].token_label,
+			                                 live[i].token_serial, x);
+		X509_free(x);
+	}
+	if ((r = cs_store_identities(d->store, &kept, &n_kept)) != 0)
+		goto out;
+	if ((ids = calloc(n_kept + 1, sizeof(*ids))) == NULL) {
+		r = CS_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n_kept; i++, n++) {
+		ids[n].key_uri = kept[i].key_uri;
+		ids[n].token_label = kept[i].token_label;
+		ids[n].token_serial = kept[i].token_serial;
+		ids[n].cert = kept[i].cert;
+		memset(&kept[i], 0, sizeof(kept[i]));
+		for (j = 0; j < n_live; j++) {
+			if (strcmp(live[j].key_uri, ids[n].key_uri) == 0)
+				ids[n].present = 1;
+		}
+	}
+	*ret_ids = ids;
+	*ret_n = n;
+	ids = NULL;
+out:
+	front_identities_free(ids, n);
+	cs_store_identities_free(kept, n_kept);
+	keyd_identities_free(live, n_live);
+	return r;
+}
+
+int
+front_identity_key(struct daemon *d, const struct front_identity *id, unsigned timeout_seconds,
+                   EVP_PKEY **ret_key)
+{
+	int r;
+
+	*ret_key = NULL;
+	if (!id->present && (r = keyd_client_wait_token(d->keyd, id->key_uri, timeout_seconds)) != 0)
+		return r == CS_ERR_TIMEOUT ? CS_ERR_NO_TOKEN : r;
+	return cs_provider_token_key(d->provider, id->key_uri, id->cert, ret_key);
+}
+
+int
+cert_has_email(X509 *cert, const char *addr)
+{
+	STACK_OF(OPENSSL_STRING) *emails = X509_get1_email(cert);
+	int i, found = 0;
+
+	for (i = 0; emails != NULL && i < sk_OPENSSL_STRING_num(emails) && !found; i++)
+		found = strcasecmp(sk_OPENSSL_STRING_value(emails, i), addr) == 0;
+	X509_email_free(emails);
+	return found;
+}
+
+int
+cert_usable(X509 *cert, const char *addr, int purpose)
+{
+	uint32_t ku = X509_get_key_usage(cert), xku;
+	uint32_t want;
+
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0 ||
+	    X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0)
+		return 0;
+	if (addr != NULL && !cert_has_email(cert, addr))
+		return 0;
+	want = purpose == CERT_FOR_SIGNING ? (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)
+	                                   : (KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT);
+	/* UINT32_MAX: no keyUsage extension, any use allowed. */
+	if (ku != UINT32_MAX && (ku & want) == 0)
+		return 0;
+	/* An EKU, when present, must allow email (anyExtendedKeyUsage does). */
+	if (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) {
+		xku = X509_get_extended_key_usage(cert);
+		if ((xku & (XKU_SMIME | XKU_ANYEKU)) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+X509 *
+choose_cert(STACK_OF(X509) *candidates, const char *addr, int purpose)
+{
+	X509 *best = NULL, *x;
+	int i;
+
+	for (i = 0; candidates != NULL && i < sk_X509_num(candidates); i++) {
+		x = sk_X509_value(candidates, i);
+		if (!cert_usable(x, addr, purpose))
+			continue;
+		/* Among several, the newest (notBefore) wins. */
+		if (best == NULL ||
+		    ASN1_TIME_compare(X509_get0_notBefore(x), X509_get0_notBefore(best)) > 0)
+			best = x;
+	}
+	return best;
+}
+
+/* Loads every CRL file of dir into store; returns how many. */
+static int
+load_crls(X509_STORE *store, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4096];
+	int count = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		X509_LOOKUP *lookup;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path))
+			continue;
+		lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+		if (lookup == NULL)
+			continue;
+		if (X509_load_crl_file(lookup, path, X509_FILETYPE_PEM) > 0 ||
+		    X509_load_crl_file(lookup, path, X509_FILETYPE_ASN1) > 0)
+			count++;
+		ERR_clear_error();
+	}
+	closedir(d);
+	return count;
+}
+
+int
+front_trust_store(const struct cs_config *cfg, X509_STORE **ret_store, int *ret_have_crls)
+{
+	X509_STORE *store = X509_STORE_new();
+	char *list, *item, *save = NULL;
+	int r = 0;
+
+	*ret_store = NULL;
+	*ret_have_crls = 0;
+	if (store == NULL || (list = strdup(cfg->anchors)) == NULL) {
+		X509_STORE_free(store);
+		return CS_ERR_NOMEM;
+	}
+	for (item = strtok_r(list, ";", &save); item != NULL && r == 0;
+	     item = strtok_r(NULL, ";", &save)) {
+		while (*item == ' ')
+			item++;
+		if (*item != '\0' && X509_STORE_load_file(store, item) != 1)
+			r = CS_ERR_NOT_FOUND;   /* a configured anchor file we cannot read */
+	}
+	free(list);
+	if (r == 0 && cfg->crl_dir[0] != '\0' && load_crls(store, cfg->crl_dir) > 0) {
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+		*ret_have_crls = 1;
+	}
+	if (r != 0) {
+		X509_STORE_free(store);
+		return r;
+	}
+	*ret_store = store;
+	return 0;
+}
+
+STACK_OF(X509) *
+front_chain(struct daemon *d, X509 *cert)
+{
+	STACK_OF(X509) *untrusted = NULL, *chain = NULL, *out = sk_X509_new_null();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int i, n;
+
+	if (out == NULL || ctx == NULL || d->trust == NULL)
+		goto done;
+	(void)cs_store_all_certs(d->store, &untrusted);
+	if (X509_STORE_CTX_init(ctx, d->trust, cert, untrusted) != 1)
+		goto done;
+	/* The chain is what we include in the message, not a verdict: no CRL needed here. */
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_VERIFY_PARAM_clear_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_CRL_CHECK);
+	if (X509_verify_cert(ctx) != 1)
+		goto done;
+	chain = X509_STORE_CTX_get0_chain(ctx);
+	n = sk_X509_num(chain);
+	/* Skip the leaf (index 0) and the anchor (the last, self-signed). */
+	for (i = 1; i < n; i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (i == n - 1 && X509_check_issued(x, x) == X509_V_OK)
+			break;
+		if (X509_up_ref(x) == 1 && !sk_X509_push(out, x))
+			X509_free(x);
+	}
+done:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	sk_X509_pop_free(untrusted, X509_free);
+	return out;
+}
