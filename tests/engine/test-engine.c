@@ -155,7 +155,8 @@ test_frames(void)
 	      "CANCEL of no such request: not found");
 	CHECK(write(fd, oversized, sizeof(oversized)) == (ssize_t)sizeof(oversized),
 	      "an oversized frame header sent");
-	CHECK(read(fd, buf, sizeof(buf)) == 0, "the engine closes a connection that sent it");
+	/* 0 or a reset: the engine shut the connection with our byte unread. */
+	CHECK(read(fd, buf, sizeof(buf)) <= 0, "the engine closes a connection that sent it");
 	close(fd);
 	fd2 = raw_connect();
 	CHECK(fd2 >= 0 && hello(fd2) == CS_MSG_OK, "and keeps serving other clients");
