@@ -116,6 +116,20 @@ int tok_list_tokens(struct tok_ctx *ctx, struct tok_token_info **ret_list, size_
  */
 int tok_list_identities(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *ret_n);
 
+/* A certificate found on a token. */
+struct tok_cert {
+	uint8_t *der;
+	size_t len;
+};
+
+void tok_certs_free(struct tok_cert *certs, size_t n);
+
+/*
+ * The certificates on present tokens that have no private key beside them:
+ * the CA certificates cards carry, which complete signers' chains.
+ */
+int tok_list_ca_certs(struct tok_ctx *ctx, struct tok_cert **ret_certs, size_t *ret_n);
+
 /*
  * Finds the identity a key URI names (token by label/serial/model/manufacturer,
  * key by id and/or object label). CS_ERR_NO_TOKEN when the token is absent,

@@ -394,3 +394,95 @@ out:
 	p11_kit_uri_free(uri);
 	return r;
 }
+
+void
+tok_certs_free(struct tok_cert *certs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; certs != NULL && i < n; i++)
+		free(certs[i].der);
+	free(certs);
+}
+
+/* Appends the certificates of one token that have no key (caller holds the token's lock). */
+static int
+token_ca_certs(struct tok_token *t, struct tok_cert **certs, size_t *n)
+{
+	CK_FUNCTION_LIST *fn = t->module->fn;
+	CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ctype = CKC_X_509;
+	CK_ATTRIBUTE tmpl[2] = {
+		{ CKA_CLASS, &klass, sizeof(klass) },
+		{ CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype) },
+	};
+	CK_OBJECT_HANDLE objs[MAX_OBJECTS];
+	CK_ULONG found, i;
+	struct tok_identity probe;
+	struct tok_cert *grown;
+	uint8_t *id = NULL, *der;
+	size_t id_len, der_len;
+	int r;
+
+	if ((r = find_objects(fn, t->session, tmpl, 2, objs, MAX_OBJECTS, &found)) != 0)
+		return r;
+	for (i = 0; i < found; i++) {
+		memset(&probe, 0, sizeof(probe));
+		free(id);
+		id = NULL;
+		/* A certificate with a key beside it is an identity, not a CA certificate. */
+		if (get_attr_alloc(fn, t->session, objs[i], CKA_ID, &id, &id_len) == 0 &&
+		    id_len > 0 && id_len <= MAX_ID_LEN && describe_key(fn, t->session, id, id_len, &probe) == 0)
+			continue;
+		if (get_attr_alloc(fn, t->session, objs[i], CKA_VALUE, &der, &der_len) != 0)
+			continue;
+		if ((grown = realloc(*certs, (*n + 1) * sizeof(**certs))) == NULL) {
+			free(der);
+			free(id);
+			return CS_ERR_NOMEM;
+		}
+		*certs = grown;
+		(*certs)[*n].der = der;
+		(*certs)[(*n)++].len = der_len;
+	}
+	free(id);
+	return 0;
+}
+
+int
+tok_list_ca_certs(struct tok_ctx *ctx, struct tok_cert **ret_certs, size_t *ret_n)
+{
+	struct tok_cert *certs = NULL;
+	struct tok_token_info info;
+	struct tok_token **tokens;
+	size_t n = 0, i, n_tokens;
+	int r = 0;
+
+	*ret_certs = NULL;
+	*ret_n = 0;
+	if (tok_ctx_tokens(ctx, &tokens, &n_tokens) != 0)
+		return CS_ERR_NOMEM;
+	for (i = 0; i < n_tokens && r == 0; i++) {
+		struct tok_token *t = tokens[i];
+
+		if (tok_token_read_info(t, &info) != 0 || !info.present)
+			continue;
+		pthread_mutex_lock(&t->lock);
+		if (tok_token_session(t) == 0) {
+			r = token_ca_certs(t, &certs, &n);
+			if (r == CS_ERR_TOKEN_REMOVED || r == CS_ERR_NO_TOKEN) {
+				tok_token_drop_session(t);
+				r = 0;
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	free(tokens);
+	if (r != 0) {
+		tok_certs_free(certs, n);
+		return r;
+	}
+	*ret_certs = certs;
+	*ret_n = n;
+	return 0;
+}

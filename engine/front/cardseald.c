@@ -19,6 +19,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <gmime/gmime.h>
+
 #include "cs_error.h"
 #include "cs_provider.h"
 #include "daemon.h"
@@ -286,6 +288,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	g_mime_init();
 	if ((r = cs_store_open(d.cfg.store, &d.store)) != 0) {
 		cs_log(LOG_ERR, "cannot open the store in %s: %s", d.cfg.store, cs_strerror(r));
 		goto out;

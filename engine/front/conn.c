@@ -232,6 +232,12 @@ request_main(void *arg)
 	case CS_MSG_SUBSCRIBE:
 		handle_subscribe(rq);
 		break;
+	case CS_MSG_PROTECT:
+		handle_protect(rq);
+		break;
+	case CS_MSG_READ:
+		handle_read(rq);
+		break;
 	default:
 		client_send_error(cl, rq->id, CS_ERR_UNKNOWN_TYPE, NULL);
 		break;
@@ -255,7 +261,8 @@ request_main(void *arg)
 static int
 known_request(uint8_t type)
 {
-	return type == CS_MSG_STATUS || type == CS_MSG_CERTS_IMPORT || type == CS_MSG_SUBSCRIBE;
+	return type == CS_MSG_STATUS || type == CS_MSG_CERTS_IMPORT || type == CS_MSG_SUBSCRIBE ||
+	       type == CS_MSG_PROTECT || type == CS_MSG_READ;
 }
 
 static void

@@ -96,6 +96,8 @@ int request_end_stream(struct request *rq, uint32_t stream);
 void handle_status(struct request *rq);
 void handle_certs_import(struct request *rq);
 void handle_subscribe(struct request *rq);
+void handle_protect(struct request *rq);
+void handle_read(struct request *rq);
 
 /*
  * Makes ctx the keyd context of this thread: the client's display hints, the

@@ -30,6 +30,7 @@ int
 front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_n)
 {
 	struct keyd_identity *live = NULL;
+	STACK_OF(X509) *cas = NULL;
 	struct cs_store_identity *kept = NULL;
 	struct front_identity *ids = NULL;
 	size_t n_live = 0, n_kept = 0, n = 0, i, j;
@@ -37,8 +38,17 @@ front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_
 
 	*ret_ids = NULL;
 	*ret_n = 0;
-	if ((r = keyd_client_list_identities(d->keyd, &live, &n_live)) != 0)
+	if ((r = keyd_client_list_identities_cas(d->keyd, &live, &n_live, &cas)) != 0)
 		return r;
+	/* The CA certificates cards carry complete chains: the store keeps them. */
+	for (i = 0; cas != NULL && i < (size_t)sk_X509_num(cas); i++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(sk_X509_value(cas, i), &der), added, seen;
+
+		if (len > 0)
+			(void)cs_store_import(d->store, der, (size_t)len, &added, &seen);
+		OPENSSL_free(der);
+	}
 	for (i = 0; i < n_live; i++) {
 		const unsigned char *p = live[i].cert_der;
 		X509 *x = d2i_X509(NULL, &p, (long)live[i].cert_len);
@@ -72,6 +82,7 @@ out:
 	front_identities_free(ids, n);
 	cs_store_identities_free(kept, n_kept);
 	keyd_identities_free(live, n_live);
+	sk_X509_pop_free(cas, X509_free);
 	return r;
 }
 

@@ -453,6 +453,13 @@ read_identity(struct cs_reader *rd, struct keyd_identity *id)
 int
 keyd_client_list_identities(struct keyd_client *c, struct keyd_identity **ret_ids, size_t *ret_n)
 {
+	return keyd_client_list_identities_cas(c, ret_ids, ret_n, NULL);
+}
+
+int
+keyd_client_list_identities_cas(struct keyd_client *c, struct keyd_identity **ret_ids,
+                                size_t *ret_n, STACK_OF(X509) **ret_cas)
+{
 	struct keyd_identity *ids = NULL;
 	struct cs_buf b, reply;
 	struct cs_reader rd;
@@ -462,6 +469,8 @@ keyd_client_list_identities(struct keyd_client *c, struct keyd_identity **ret_id
 
 	*ret_ids = NULL;
 	*ret_n = 0;
+	if (ret_cas != NULL)
+		*ret_cas = NULL;
 	cs_buf_init(&b, 0);
 	cs_buf_init(&reply, CS_KEYD_MAX_FRAME * 16);
 	if ((r = transact(c, CS_KMSG_LIST_IDENTITIES, &b, &reply, NULL)) != 0)
@@ -478,8 +487,29 @@ keyd_client_list_identities(struct keyd_client *c, struct keyd_identity **ret_id
 	}
 	for (r = 0; n < count && r == 0; n++)
 		r = read_identity(&rd, &ids[n]);
+	if (r == 0) {
+		uint32_t m = cs_read_u32(&rd), i;
+
+		if (ret_cas != NULL && (*ret_cas = sk_X509_new_null()) == NULL)
+			r = CS_ERR_NOMEM;
+		for (i = 0; i < m && rd.failed == 0 && r == 0; i++) {
+			const uint8_t *der;
+			size_t der_len;
+			X509 *x;
+
+			cs_read_bytes(&rd, 64 * 1024, &der, &der_len);
+			if (rd.failed != 0 || ret_cas == NULL)
+				continue;
+			if ((x = d2i_X509(NULL, &der, (long)der_len)) != NULL && !sk_X509_push(*ret_cas, x))
+				X509_free(x);
+		}
+	}
 	if (r == 0)
 		r = cs_reader_finish(&rd);
+	if (r != 0 && ret_cas != NULL) {
+		sk_X509_pop_free(*ret_cas, X509_free);
+		*ret_cas = NULL;
+	}
 out:
 	cs_buf_clear(&b);
 	cs_buf_clear(&reply);

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <openssl/x509.h>
+
 #include "cs_provider.h"
 #include "cs_secret.h"
 
@@ -106,8 +108,14 @@ int keyd_client_wait_token(struct keyd_client *c, const char *key_uri, unsigned 
  */
 int keyd_client_watch_tokens(struct keyd_client *c);
 
+/*
+ * The identities on present tokens; when ret_cas is not NULL also the CA
+ * certificates the tokens carry (a new stack the caller frees).
+ */
 int keyd_client_list_identities(struct keyd_client *c, struct keyd_identity **ret_ids,
                                 size_t *ret_n);
+int keyd_client_list_identities_cas(struct keyd_client *c, struct keyd_identity **ret_ids,
+                                    size_t *ret_n, STACK_OF(X509) **ret_cas);
 
 /*
  * Imports a PKCS#12 file onto the token token_uri names (keyd asks for the

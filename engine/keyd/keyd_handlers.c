@@ -75,8 +75,9 @@ static void
 handle_list_identities(struct keyd *k, uint32_t id, struct cs_reader *rd)
 {
 	struct tok_identity *ids = NULL;
+	struct tok_cert *cas = NULL;
 	struct cs_buf b;
-	size_t n = 0, i;
+	size_t n = 0, n_cas = 0, i;
 	int r;
 
 	cs_buf_init(&b, CS_KEYD_MAX_FRAME * 16);
@@ -85,12 +86,20 @@ handle_list_identities(struct keyd *k, uint32_t id, struct cs_reader *rd)
 	r = cs_buf_put_u32(&b, (uint32_t)n);
 	for (i = 0; i < n && r == 0; i++)
 		r = put_identity(&b, &ids[i]);
+	/* Then the CA certificates the cards carry: the front completes chains with them. */
+	if (r == 0)
+		r = tok_list_ca_certs(k->tokens, &cas, &n_cas);
+	if (r == 0)
+		r = cs_buf_put_u32(&b, (uint32_t)n_cas);
+	for (i = 0; i < n_cas && r == 0; i++)
+		r = cs_buf_put_bytes(&b, cas[i].der, cas[i].len);
 out:
 	if (r == 0)
 		r = keyd_send(k, CS_KMSG_OK, id, &b);
 	else
 		keyd_send_error(k, id, r);
 	tok_identities_free(ids, n);
+	tok_certs_free(cas, n_cas);
 	cs_buf_clear(&b);
 }
 

@@ -12,7 +12,7 @@
  *   context   = u32 client_id, str display, str wayland_display, str xauthority,
  *               str dbus_address, str term, str ttyname, str lc_ctype,
  *               str summary
- *   LIST_IDENTITIES  ->  OK: u32 n, n x identity
+ *   LIST_IDENTITIES  ->  OK: u32 n, n x identity, u32 m, m x bytes ca_cert_der
  *       identity = str key_uri, str cert_uri, bytes cert_der, str label,
  *                  str token_label, str token_serial, u8 key_type (1 RSA, 2 EC),
  *                  u8 flags (1 always-authenticate, 2 local, 4 sign, 8 decrypt, 16 derive)

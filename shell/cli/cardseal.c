@@ -21,6 +21,7 @@
 #include "cs_client.h"
 #include "cs_error.h"
 #include "cs_proto.h"
+#include "atomic_out.h"
 #include "output.h"
 
 enum {
@@ -45,6 +46,11 @@ usage(FILE *out)
 	        "\n"
 	        "Commands:\n"
 	        "  status [--json] [--watch]   tokens, their PIN state, and your identities\n"
+	        "  protect [--sign] [--encrypt] [--opaque] [--cbc] [--drop-missing]\n"
+	        "          [--account ADDR] [IN [OUT]]\n"
+	        "                              sign and/or encrypt an RFC 5322 message\n"
+	        "  read [--report FILE] [IN [OUT]]\n"
+	        "                              decrypt and verify; the innermost message to OUT\n"
 	        "  certs import FILE...        add correspondents' certificates (PEM, DER, PKCS#7)\n"
 	        "\n"
 	        "Options:\n"
@@ -76,12 +82,18 @@ exit_for(int err)
 	}
 }
 
+static int progress_shown;
+
 static void
 on_event(void *arg, int kind, uint64_t value, const char *detail)
 {
 	(void)arg;
 	if (quiet)
 		return;
+	if (progress_shown && kind != CS_EVENT_PROGRESS) {
+		fputc('\n', stderr);
+		progress_shown = 0;
+	}
 	switch (kind) {
 	case CS_EVENT_INSERT_TOKEN:
 		fprintf(stderr, "cardseal: insert your smartcard \"%s\"\n", detail);
@@ -97,7 +109,11 @@ on_event(void *arg, int kind, uint64_t value, const char *detail)
 		fflush(stdout);
 		break;
 	case CS_EVENT_PROGRESS:
-		fprintf(stderr, "\rcardseal: %llu MiB", (unsigned long long)(value >> 20));
+		/* Only for people watching, and only once there is something to count. */
+		if (isatty(2) && value >= (16u << 20)) {
+			fprintf(stderr, "\rcardseal: %llu MiB", (unsigned long long)(value >> 20));
+			progress_shown = 1;
+		}
 		break;
 	default:
 		break;
@@ -238,6 +254,227 @@ cmd_certs(int argc, char **argv)
 	return status;
 }
 
+/* Opens IN (or standard input for NULL or "-"). */
+static int
+open_input(const char *path)
+{
+	int fd;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		fprintf(stderr, "cardseal: %s: %s\n", path, strerror(errno));
+	return fd;
+}
+
+/* Output files of PROTECT: OUT for stream 0, OUT.bcc1, OUT.bcc2 ... for Bcc copies. */
+struct protect_outputs {
+	const char *path;
+	struct atomic_out files[16];
+	int n;
+};
+
+static int
+open_protect_output(void *arg, uint32_t stream)
+{
+	struct protect_outputs *po = arg;
+	char name[PATH_MAX];
+	int r;
+
+	if (stream >= 16)
+		return CS_ERR_TOO_LARGE;
+	if (stream > 0 && (po->path == NULL || strcmp(po->path, "-") == 0)) {
+		fprintf(stderr, "cardseal: the message has Bcc recipients: each gets its own copy, "
+		                "so give an output file (copies go to OUT.bcc1, OUT.bcc2 ...)\n");
+		return CS_ERR_INVALID_ARG;
+	}
+	if (stream == 0)
+		snprintf(name, sizeof(name), "%s", po->path != NULL ? po->path : "-");
+	else
+		snprintf(name, sizeof(name), "%s.bcc%u", po->path, (unsigned)stream);
+	if ((r = atomic_out_open(&po->files[stream], name)) != 0)
+		return r;
+	if ((int)stream + 1 > po->n)
+		po->n = (int)stream + 1;
+	return po->files[stream].fd;
+}
+
+static void
+print_missing(const char *details)
+{
+	/* {"missing":["a@b", ...]}: name them, one per line. */
+	const char *p = strstr(details, "[");
+
+	fprintf(stderr, "cardseal: no encryption certificate for these recipients:\n");
+	while (p != NULL && (p = strchr(p, '"')) != NULL) {
+		const char *end = strchr(p + 1, '"');
+
+		if (end == NULL)
+			break;
+		fprintf(stderr, "  %.*s\n", (int)(end - p - 1), p + 1);
+		p = end + 1;
+	}
+	fprintf(stderr, "cardseal: import their certificates (cardseal certs import) or use "
+	                "--drop-missing\n");
+}
+
+static int
+cmd_protect(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "sign", no_argument, NULL, 's' },
+		{ "encrypt", no_argument, NULL, 'e' },
+		{ "opaque", no_argument, NULL, 'o' },
+		{ "cbc", no_argument, NULL, 'c' },
+		{ "drop-missing", no_argument, NULL, 'd' },
+		{ "account", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct protect_outputs po;
+	struct cs_client_outputs outputs = { open_protect_output, &po };
+	struct cs_client *c = NULL;
+	const char *account = NULL, *in_path = NULL;
+	char *json = NULL;
+	uint32_t flags = 0;
+	int ch, in_fd = -1, r, i, status = EXIT_OTHER;
+
+	memset(&po, 0, sizeof(po));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			flags |= CS_PROTECT_SIGN;
+			break;
+		case 'e':
+			flags |= CS_PROTECT_ENCRYPT;
+			break;
+		case 'o':
+			flags |= CS_PROTECT_OPAQUE;
+			break;
+		case 'c':
+			flags |= CS_PROTECT_CBC;
+			break;
+		case 'd':
+			flags |= CS_PROTECT_DROP_MISSING;
+			break;
+		case 'a':
+			account = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind > 2)
+		return EXIT_USAGE;
+	if (!(flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT))) {
+		fprintf(stderr, "cardseal: protect: say --sign, --encrypt or both\n");
+		return EXIT_USAGE;
+	}
+	in_path = optind < argc ? argv[optind] : NULL;
+	po.path = optind + 1 < argc ? argv[optind + 1] : NULL;
+	if ((in_fd = open_input(in_path)) < 0)
+		return EXIT_OTHER;
+	if (connect_engine(&c) != 0)
+		goto out;
+	r = cs_client_protect(c, flags, account, in_fd, &outputs, &json);
+	if (r == 0) {
+		for (i = 0; i < po.n && r == 0; i++)
+			r = atomic_out_commit(&po.files[i]);
+	}
+	if (r != 0) {
+		for (i = 0; i < po.n; i++)
+			atomic_out_abort(&po.files[i]);
+		if (r == CS_ERR_NO_RECIPIENT_CERT)
+			print_missing(cs_client_error_details(c));
+		else
+			fprintf(stderr, "cardseal: protect: %s\n", cs_strerror(r));
+		status = exit_for(r);
+		goto out;
+	}
+	if (!quiet && json != NULL && strstr(json, "\"dropped\":[]") == NULL)
+		fprintf(stderr, "cardseal: recipients dropped (no certificate): %s\n", json);
+	status = 0;
+out:
+	free(json);
+	cs_client_close(c);
+	if (in_fd > 0)
+		close(in_fd);
+	return status;
+}
+
+static int
+write_report(const char *path, const char *json)
+{
+	struct atomic_out o;
+	size_t n = strlen(json);
+	int r;
+
+	if ((r = atomic_out_open(&o, path)) != 0)
+		return r;
+	if (write(o.fd, json, n) != (ssize_t)n || write(o.fd, "\n", 1) != 1) {
+		atomic_out_abort(&o);
+		return CS_ERR_IO;
+	}
+	return atomic_out_commit(&o);
+}
+
+static int
+cmd_read(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "report", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct atomic_out out;
+	struct cs_client *c = NULL;
+	const char *report = NULL, *in_path;
+	char *json = NULL;
+	int ch, in_fd = -1, r, status = EXIT_OTHER, opened = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (ch == 'r')
+			report = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (argc - optind > 2)
+		return EXIT_USAGE;
+	in_path = optind < argc ? argv[optind] : NULL;
+	if ((in_fd = open_input(in_path)) < 0)
+		return EXIT_OTHER;
+	if ((r = atomic_out_open(&out, optind + 1 < argc ? argv[optind + 1] : NULL)) != 0) {
+		fprintf(stderr, "cardseal: cannot write the output: %s\n", cs_strerror(r));
+		goto out;
+	}
+	opened = 1;
+	if (connect_engine(&c) != 0)
+		goto out;
+	r = cs_client_read(c, 0, in_fd, out.fd, &json);
+	if (r == 0)
+		r = atomic_out_commit(&out);
+	opened = r != 0;
+	if (r == 0 && report != NULL)
+		r = write_report(report, json);
+	if (r != 0) {
+		fprintf(stderr, "cardseal: read: %s\n", cs_strerror(r));
+		status = exit_for(r);
+		goto out;
+	}
+	if (!quiet)
+		print_report(stderr, json);
+	/* 0 when every signature is valid or there is none; 3 otherwise. */
+	status = report_signatures_ok(json) ? 0 : EXIT_INVALID_SIGNATURE;
+out:
+	if (opened)
+		atomic_out_abort(&out);
+	free(json);
+	cs_client_close(c);
+	if (in_fd > 0)
+		close(in_fd);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -277,6 +514,10 @@ main(int argc, char **argv)
 		r = cmd_status(argc, argv);
 	else if (strcmp(argv[0], "certs") == 0)
 		r = cmd_certs(argc, argv);
+	else if (strcmp(argv[0], "protect") == 0)
+		r = cmd_protect(argc, argv);
+	else if (strcmp(argv[0], "read") == 0)
+		r = cmd_read(argc, argv);
 	else {
 		fprintf(stderr, "cardseal: unknown command '%s'\n", argv[0]);
 		usage(stderr);

@@ -111,3 +111,76 @@ print_import(FILE *out, const char *file, const char *json)
 	fprintf(out, "%s: %d certificate%s, %d new\n", file, seen, seen == 1 ? "" : "s", added);
 	json_object_put(root);
 }
+
+static const char *
+verdict_words(const char *v)
+{
+	if (strcmp(v, "valid") == 0)
+		return "valid";
+	if (strcmp(v, "invalid") == 0)
+		return "NOT VALID: the message was changed after it was signed";
+	if (strcmp(v, "untrusted") == 0)
+		return "NOT TRUSTED: the signer's certificate does not lead to a trusted authority";
+	if (strcmp(v, "expired") == 0)
+		return "NOT VALID NOW: a certificate has expired or is not yet valid";
+	if (strcmp(v, "revoked") == 0)
+		return "REVOKED: the signer's certificate was revoked";
+	if (strcmp(v, "mismatch") == 0)
+		return "MISMATCH: the signer is not the sender named in From:";
+	return v;
+}
+
+void
+print_report(FILE *out, const char *json)
+{
+	json_object *root = json_tokener_parse(json), *layers, *signer, *reasons;
+	size_t i, k;
+
+	if (root == NULL) {
+		fprintf(out, "%s\n", json);
+		return;
+	}
+	layers = array(root, "layers");
+	if (layers == NULL || json_object_array_length(layers) == 0)
+		fprintf(out, "not signed, not encrypted\n");
+	for (i = 0; layers != NULL && i < json_object_array_length(layers); i++) {
+		json_object *l = json_object_array_get_idx(layers, i);
+
+		if (strcmp(str(l, "type"), "encrypted") == 0) {
+			fprintf(out, "Encrypted with %s%s\n", str(l, "cipher"),
+			        flag(l, "integrity_protected") ? ""
+			                                       : " (without integrity protection)");
+			continue;
+		}
+		if (!json_object_object_get_ex(l, "signer", &signer))
+			signer = NULL;
+		fprintf(out, "Signed by %s: %s\n", signer != NULL ? str(signer, "email") : "?",
+		        verdict_words(str(l, "verdict")));
+		reasons = array(l, "reasons");
+		for (k = 0; reasons != NULL && k < json_object_array_length(reasons); k++)
+			fprintf(out, "  reason: %s\n",
+			        json_object_get_string(json_object_array_get_idx(reasons, k)));
+		if (str(l, "signing_time")[0] != '\0')
+			fprintf(out, "  signing time (as the signer states it): %s\n",
+			        str(l, "signing_time"));
+	}
+	if (json_object_object_get_ex(root, "unprotected_parts", &signer) &&
+	    json_object_get_int(signer) > 0)
+		fprintf(out, "WARNING: parts of this message are outside the protected part\n");
+	json_object_put(root);
+}
+
+int
+report_signatures_ok(const char *json)
+{
+	json_object *root = json_tokener_parse(json);
+	const char *v;
+	int ok;
+
+	if (root == NULL)
+		return 0;
+	v = str(root, "verdict");
+	ok = strcmp(v, "valid") == 0 || strcmp(v, "unsigned") == 0;
+	json_object_put(root);
+	return ok;
+}

@@ -10,4 +10,10 @@ void print_status(FILE *out, const char *json);
 /* CERTS_IMPORT: how many certificates a file held and how many were new. */
 void print_import(FILE *out, const char *file, const char *json);
 
+/* READ: one line per layer, in plain words, and what is wrong when something is. */
+void print_report(FILE *out, const char *json);
+
+/* Whether the report's overall verdict is "valid" or "unsigned". */
+int report_signatures_ok(const char *json);
+
 #endif

@@ -418,6 +418,8 @@ upload(struct cs_client *c, uint32_t id, int in_fd, uint64_t *window, int *in_do
 	return r;
 }
 
+#define MAX_STREAMS 64
+
 /*
  * The streaming half of PROTECT and READ: uploads in_fd within the engine's
  * windows, writes DATA to the output descriptors, grants windows, delivers
@@ -425,16 +427,19 @@ upload(struct cs_client *c, uint32_t id, int in_fd, uint64_t *window, int *in_do
  */
 static int
 stream_request(struct cs_client *c, uint8_t type, const struct cs_buf *body, int in_fd,
-               int out_fd, int extra_fd, struct cs_buf *reply)
+               const struct cs_client_outputs *outputs, struct cs_buf *reply)
 {
 	struct cs_frame_view f;
 	struct cs_reader rd;
 	uint32_t id = ++c->next_id, stream;
 	uint64_t window = 0, received = 0;
 	const uint8_t *chunk;
-	size_t n;
+	int fds[MAX_STREAMS];
+	size_t n, i;
 	int r, in_done = 0;
 
+	for (i = 0; i < MAX_STREAMS; i++)
+		fds[i] = -1;
 	if ((r = cs_frame_write(c->fd, type, id, body->data, body->len)) != 0 ||
 	    (r = send_window(c, id, CS_PROTO_WINDOW)) != 0)
 		return r;
@@ -458,9 +463,11 @@ stream_request(struct cs_client *c, uint8_t type, const struct cs_buf *body, int
 			cs_read_bytes(&rd, CS_PROTO_MAX_CHUNK, &chunk, &n);
 			if ((r = cs_reader_finish(&rd)) != 0)
 				return r;
-			if (stream != 0 && extra_fd < 0)
+			if (stream >= MAX_STREAMS)
 				return CS_ERR_PROTOCOL;
-			if ((r = write_all_fd(stream == 0 ? out_fd : extra_fd, chunk, n)) != 0)
+			if (fds[stream] < 0 && (fds[stream] = outputs->open(outputs->arg, stream)) < 0)
+				return fds[stream];
+			if ((r = write_all_fd(fds[stream], chunk, n)) != 0)
 				return r;
 			received += n;
 			if (received >= CS_PROTO_WINDOW / 2) {
@@ -483,8 +490,8 @@ stream_request(struct cs_client *c, uint8_t type, const struct cs_buf *body, int
 }
 
 int
-cs_client_protect(struct cs_client *c, uint32_t flags, const char *account, int in_fd, int out_fd,
-                  int extra_fd, char **ret_json)
+cs_client_protect(struct cs_client *c, uint32_t flags, const char *account, int in_fd,
+                  const struct cs_client_outputs *outputs, char **ret_json)
 {
 	struct cs_buf b, reply;
 	int r;
@@ -493,16 +500,23 @@ cs_client_protect(struct cs_client *c, uint32_t flags, const char *account, int 
 	cs_buf_init(&b, 0);
 	cs_buf_init(&reply, CS_PROTO_MAX_FRAME);
 	if ((r = cs_buf_put_u32(&b, flags)) == 0 && (r = cs_buf_put_str(&b, account)) == 0 &&
-	    (r = stream_request(c, CS_MSG_PROTECT, &b, in_fd, out_fd, extra_fd, &reply)) == 0)
+	    (r = stream_request(c, CS_MSG_PROTECT, &b, in_fd, outputs, &reply)) == 0)
 		r = json_reply(&reply, ret_json);
 	cs_buf_clear(&b);
 	cs_buf_clear(&reply);
 	return r;
 }
 
+static int
+single_output(void *arg, uint32_t stream)
+{
+	return stream == 0 ? *(int *)arg : CS_ERR_PROTOCOL;
+}
+
 int
 cs_client_read(struct cs_client *c, uint32_t flags, int in_fd, int out_fd, char **ret_json)
 {
+	struct cs_client_outputs outputs = { single_output, &out_fd };
 	struct cs_buf b, reply;
 	int r;
 
@@ -510,7 +524,7 @@ cs_client_read(struct cs_client *c, uint32_t flags, int in_fd, int out_fd, char 
 	cs_buf_init(&b, 0);
 	cs_buf_init(&reply, CS_PROTO_MAX_FRAME);
 	if ((r = cs_buf_put_u32(&b, flags)) == 0 &&
-	    (r = stream_request(c, CS_MSG_READ, &b, in_fd, out_fd, -1, &reply)) == 0)
+	    (r = stream_request(c, CS_MSG_READ, &b, in_fd, &outputs, &reply)) == 0)
 		r = json_reply(&reply, ret_json);
 	cs_buf_clear(&b);
 	cs_buf_clear(&reply);

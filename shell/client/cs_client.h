@@ -41,12 +41,18 @@ int cs_client_status(struct cs_client *c, char **ret_json);
 int cs_client_certs_import(struct cs_client *c, const uint8_t *data, size_t len, char **ret_json);
 
 /*
- * PROTECT: the message from in_fd, the protected message to out_fd (output
- * streams other than 0 -- Bcc copies -- go to extra_fd, or are an error if
- * it is -1). *ret_json: the engine's reply.
+ * Where output streams go: stream 0 is the message; PROTECT's Bcc copies are
+ * streams 1, 2, ... open() is called the first time a stream has data and
+ * returns a descriptor (the library never closes it) or a negative CS_ERR_*.
  */
+struct cs_client_outputs {
+	int (*open)(void *arg, uint32_t stream);
+	void *arg;
+};
+
+/* PROTECT: the message from in_fd, the protected message(s) to outputs; *ret_json: the reply. */
 int cs_client_protect(struct cs_client *c, uint32_t flags, const char *account, int in_fd,
-                      int out_fd, int extra_fd, char **ret_json);
+                      const struct cs_client_outputs *outputs, char **ret_json);
 
 /* READ: the message from in_fd, the innermost message to out_fd, *ret_json the report. */
 int cs_client_read(struct cs_client *c, uint32_t flags, int in_fd, int out_fd, char **ret_json);

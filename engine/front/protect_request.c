@@ -1,0 +1,522 @@
+/*
+ * PROTECT: the account (the From: address unless the request names one)
+ * signs with its signing identity; the message is encrypted to the sender's
+ * own encryption certificate and each recipient's. Recipients without a
+ * usable certificate make an error naming them, unless the request drops
+ * them (then they leave To/Cc and the reply names them). Each Bcc recipient
+ * gets a copy of their own (stream 1, 2, ...), so nobody learns of them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include <openssl/x509v3.h>
+
+#include "cs_error.h"
+#include "cs_proto.h"
+#include "cs_smime.h"
+#include "daemon.h"
+#include "headers.h"
+#include "identities.h"
+#include "json.h"
+#include "spill.h"
+
+#define INSERT_TOKEN_TIMEOUT 120
+
+struct protect_job {
+	struct request *rq;
+	uint32_t flags;
+	char *account;
+	struct header_block headers;
+	char **to;                  /* To and Cc */
+	size_t n_to;
+	char **bcc;
+	size_t n_bcc;
+	char **missing;
+	size_t n_missing;
+	struct front_identity *ids;
+	size_t n_ids;
+	EVP_PKEY *sign_key;
+	X509 *sign_cert;            /* not owned: in ids */
+	X509 *own_enc_cert;         /* not owned */
+	STACK_OF(X509) *chain;
+	STACK_OF(X509) *peer_certs; /* owned certificates the recipients use */
+	char summary[1024];
+};
+
+static void
+on_progress(void *arg, uint64_t bytes)
+{
+	struct request *rq = arg;
+
+	(void)client_send_event(rq->cl, rq->id, CS_EVENT_PROGRESS, bytes, "");
+}
+
+/* The account's identity whose certificate is usable for purpose (present ones first). */
+static struct front_identity *
+own_identity(struct protect_job *job, int purpose)
+{
+	struct front_identity *best = NULL;
+	size_t i;
+
+	for (i = 0; i < job->n_ids; i++) {
+		struct front_identity *id = &job->ids[i];
+
+		if (!cert_usable(id->cert, job->account, purpose))
+			continue;
+		/* Prefer a key whose card is in; then RSA (what every peer reads); then the newest. */
+		if (best == NULL || (id->present && !best->present) ||
+		    (id->present == best->present &&
+		     EVP_PKEY_get_base_id(X509_get0_pubkey(id->cert)) == EVP_PKEY_RSA &&
+		     EVP_PKEY_get_base_id(X509_get0_pubkey(best->cert)) != EVP_PKEY_RSA))
+			best = id;
+	}
+	return best;
+}
+
+/* A recipient's encryption certificate: the user's own identities, then the store. */
+static X509 *
+recipient_cert(struct protect_job *job, const char *addr)
+{
+	STACK_OF(X509) *candidates = NULL;
+	X509 *chosen;
+	size_t i;
+
+	for (i = 0; i < job->n_ids; i++) {
+		if (cert_usable(job->ids[i].cert, addr, CERT_FOR_ENCRYPTION))
+			return job->ids[i].cert;
+	}
+	if (cs_store_find_by_email(job->rq->cl->d->store, addr, &candidates) != 0)
+		return NULL;
+	chosen = choose_cert(candidates, addr, CERT_FOR_ENCRYPTION);
+	if (chosen != NULL && X509_up_ref(chosen) == 1 && !sk_X509_push(job->peer_certs, chosen))
+		X509_free(chosen);
+	sk_X509_pop_free(candidates, X509_free);
+	return chosen;
+}
+
+static int
+add_missing(struct protect_job *job, const char *addr)
+{
+	char **grown;
+
+	if ((grown = realloc(job->missing, (job->n_missing + 2) * sizeof(*grown))) == NULL)
+		return CS_ERR_NOMEM;
+	job->missing = grown;
+	if ((job->missing[job->n_missing] = strdup(addr)) == NULL)
+		return CS_ERR_NOMEM;
+	job->missing[++job->n_missing] = NULL;
+	return 0;
+}
+
+/* Appends the recipients for addrs to list (the certificates are not new references). */
+static int
+resolve(struct protect_job *job, char **addrs, size_t n, struct cs_recipient *list, size_t *count)
+{
+	size_t i;
+	X509 *cert;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		if ((cert = recipient_cert(job, addrs[i])) == NULL) {
+			if ((r = add_missing(job, addrs[i])) != 0)
+				return r;
+			continue;
+		}
+		list[*count].cert = cert;
+		list[*count].rsa_oaep = 0;
+		(*count)++;
+	}
+	return 0;
+}
+
+static int
+json_list(struct cs_json *j, const char *key, char **list, size_t n)
+{
+	size_t i;
+
+	cs_json_array_begin(j, key);
+	for (i = 0; i < n; i++)
+		cs_json_string(j, NULL, list[i]);
+	cs_json_array_end(j);
+	return 0;
+}
+
+static void
+send_missing_error(struct protect_job *job)
+{
+	struct cs_buf out;
+	struct cs_json j;
+
+	cs_buf_init(&out, 0);
+	cs_json_init(&j, &out);
+	cs_json_object_begin(&j, NULL);
+	json_list(&j, "missing", job->missing, job->n_missing);
+	cs_json_object_end(&j);
+	(void)client_send_error(job->rq->cl, job->rq->id, CS_ERR_NO_RECIPIENT_CERT,
+	                        cs_json_finish(&j) == 0 ? (const char *)out.data : NULL);
+	cs_buf_clear(&out);
+}
+
+/* One protected copy: headers (less what must go), the body from body_in, to stream. */
+static int
+protect_copy(struct protect_job *job, BIO *body_in, uint32_t stream,
+             const struct cs_recipient *recips, size_t n_recips)
+{
+	static const char *const drop_fields[] = { "Bcc", NULL };
+	struct cs_protect_opts opts;
+	struct cs_signer signer;
+	struct cs_buf head;
+	BIO *in = NULL, *out = NULL;
+	int r;
+
+	memset(&opts, 0, sizeof(opts));
+	memset(&signer, 0, sizeof(signer));
+	cs_buf_init(&head, CS_HEADERS_MAX * 2);
+	if ((r = headers_write(&job->headers, drop_fields, job->missing, job->n_missing, &head)) != 0)
+		goto out;
+	if ((in = concat_bio_new(&head, body_in)) == NULL ||
+	    (out = request_output_bio(job->rq, stream)) == NULL) {
+		r = CS_ERR_NOMEM;
+		goto out;
+	}
+	opts.sign = (job->flags & CS_PROTECT_SIGN) != 0;
+	opts.encrypt = (job->flags & CS_PROTECT_ENCRYPT) != 0;
+	opts.opaque = (job->flags & CS_PROTECT_OPAQUE) != 0;
+	opts.cipher = (job->flags & CS_PROTECT_CBC) ? CS_CIPHER_AES256_CBC : CS_CIPHER_AES256_GCM;
+	opts.recipients = recips;
+	opts.n_recipients = n_recips;
+	opts.progress = on_progress;
+	opts.progress_arg = job->rq;
+	if (opts.sign) {
+		signer.key = job->sign_key;
+		signer.cert = job->sign_cert;
+		signer.chain = job->chain;
+		signer.encryption_cert = job->own_enc_cert;
+		opts.signer = &signer;
+	}
+	r = cs_protect(in, out, &opts);
+	if (r == 0)
+		r = request_end_stream(job->rq, stream);
+out:
+	BIO_free(in);
+	BIO_free(out);
+	cs_buf_clear(&head);
+	return r;
+}
+
+static int
+summarize(struct protect_job *job)
+{
+	const char *subject = headers_get(&job->headers, "Subject");
+	size_t i, used;
+
+	used = (size_t)snprintf(job->summary, sizeof(job->summary), "From: %s\nTo:", job->account);
+	for (i = 0; i < job->n_to && used < sizeof(job->summary); i++)
+		used += (size_t)snprintf(job->summary + used, sizeof(job->summary) - used, "%s %s",
+		                         i > 0 ? "," : "", job->to[i]);
+	if (used < sizeof(job->summary))
+		snprintf(job->summary + used, sizeof(job->summary) - used, "\nSubject: %s",
+		         subject != NULL ? subject : "");
+	return 0;
+}
+
+static int
+prepare(struct protect_job *job)
+{
+	struct daemon *d = job->rq->cl->d;
+	struct front_identity *signer, *enc;
+	char **from = NULL;
+	size_t n_from = 0;
+	int r;
+
+	if (job->account == NULL || job->account[0] == '\0') {
+		free(job->account);
+		job->account = NULL;
+		if ((r = headers_addresses(&job->headers, "From", &from, &n_from)) != 0)
+			return r;
+		if (n_from == 0) {
+			addresses_free(from, n_from);
+			return CS_ERR_BAD_FORMAT;   /* no From: and no account */
+		}
+		job->account = strdup(from[0]);
+		addresses_free(from, n_from);
+		if (job->account == NULL)
+			return CS_ERR_NOMEM;
+	}
+	if ((r = headers_addresses(&job->headers, "To", &job->to, &job->n_to)) != 0 ||
+	    (r = headers_addresses(&job->headers, "Cc", &job->to, &job->n_to)) != 0 ||
+	    (r = headers_addresses(&job->headers, "Bcc", &job->bcc, &job->n_bcc)) != 0)
+		return r;
+	summarize(job);
+	if ((r = front_identities(d, &job->ids, &job->n_ids)) != 0)
+		return r;
+	if (job->flags & CS_PROTECT_SIGN) {
+		if ((signer = own_identity(job, CERT_FOR_SIGNING)) == NULL)
+			return CS_ERR_NO_KEY;
+		job->sign_cert = signer->cert;
+		if ((r = front_identity_key(d, signer, INSERT_TOKEN_TIMEOUT, &job->sign_key)) != 0)
+			return r;
+		job->chain = front_chain(d, signer->cert);
+	}
+	enc = own_identity(job, CERT_FOR_ENCRYPTION);
+	job->own_enc_cert = enc != NULL ? enc->cert : NULL;
+	if ((job->flags & CS_PROTECT_ENCRYPT) && job->own_enc_cert == NULL)
+		return CS_ERR_NO_KEY;           /* the sender must be able to read it too */
+	return 0;
+}
+
+static void
+send_reply(struct protect_job *job)
+{
+	struct cs_buf out;
+	struct cs_json j;
+	size_t i;
+
+	cs_buf_init(&out, 0);
+	cs_json_init(&j, &out);
+	cs_json_object_begin(&j, NULL);
+	json_list(&j, "dropped", job->missing, job->n_missing);
+	cs_json_array_begin(&j, "outputs");
+	cs_json_object_begin(&j, NULL);
+	cs_json_int(&j, "stream", 0);
+	json_list(&j, "recipients", job->to, job->n_to);
+	cs_json_object_end(&j);
+	for (i = 0; (job->flags & CS_PROTECT_ENCRYPT) && i < job->n_bcc; i++) {
+		cs_json_object_begin(&j, NULL);
+		cs_json_int(&j, "stream", (long long)i + 1);
+		json_list(&j, "recipients", &job->bcc[i], 1);
+		cs_json_object_end(&j);
+	}
+	cs_json_array_end(&j);
+	cs_json_object_end(&j);
+	if (cs_json_finish(&j) == 0)
+		(void)client_send_ok_json(job->rq->cl, job->rq->id, &out);
+	else
+		client_send_error(job->rq->cl, job->rq->id, CS_ERR_NOMEM, NULL);
+	cs_buf_clear(&out);
+}
+
+/* Reads the rest of the upload into an encrypted spill, for more than one pass. */
+static int
+spill_body(struct protect_job *job, BIO *in, struct spill **ret)
+{
+	uint8_t chunk[65536];
+	struct spill *s = NULL;
+	int got, r;
+
+	*ret = NULL;
+	if ((r = spill_open(NULL, &s)) != 0)
+		return r;
+	if ((r = spill_write(s, job->headers.raw.data, job->headers.raw.len)) != 0)
+		goto fail;
+	while ((got = BIO_read(in, chunk, sizeof(chunk))) > 0) {
+		if ((r = spill_write(s, chunk, (size_t)got)) != 0)
+			goto fail;
+	}
+	cs_wipe(chunk, sizeof(chunk));
+	if (got < 0 || job->rq->cancel) {
+		r = job->rq->cancel ? CS_ERR_CANCELLED : CS_ERR_IO;
+		goto fail;
+	}
+	*ret = s;
+	return 0;
+fail:
+	spill_free(s);
+	return r;
+}
+
+/* A BIO reading a spill from its start (a memory-bounded replay). */
+static BIO *
+spill_bio(struct spill *s);
+
+static int
+run(struct protect_job *job, BIO *upload)
+{
+	struct cs_recipient *recips = NULL, own[1];
+	size_t n_recips = 0, i, n_main;
+	struct spill *body = NULL;
+	BIO *body_in = NULL;
+	int r;
+
+	if ((r = headers_read(upload, &job->headers)) != 0 || (r = prepare(job)) != 0)
+		return r;
+	if (job->flags & CS_PROTECT_ENCRYPT) {
+		if ((recips = calloc(job->n_to + 2, sizeof(*recips))) == NULL)
+			return CS_ERR_NOMEM;
+		recips[n_recips].cert = job->own_enc_cert;
+		n_recips++;
+		if ((r = resolve(job, job->to, job->n_to, recips, &n_recips)) != 0)
+			goto out;
+		n_main = job->n_missing;
+		for (i = 0; i < job->n_bcc; i++) {
+			if (recipient_cert(job, job->bcc[i]) == NULL && (r = add_missing(job, job->bcc[i])) != 0)
+				goto out;
+		}
+		if (job->n_missing > 0 && !(job->flags & CS_PROTECT_DROP_MISSING)) {
+			send_missing_error(job);
+			r = 1;              /* answered */
+			goto out;
+		}
+		(void)n_main;
+	}
+	if ((job->flags & CS_PROTECT_ENCRYPT) && job->n_bcc > 0) {
+		/* Several copies: the body is kept (encrypted) to be read once per copy. */
+		if ((r = spill_body(job, upload, &body)) != 0)
+			goto out;
+		for (i = 0; i <= job->n_bcc && r == 0; i++) {
+			X509 *cert = i == 0 ? NULL : recipient_cert(job, job->bcc[i - 1]);
+
+			if (i > 0 && cert == NULL)
+				continue;       /* dropped */
+			if ((r = spill_rewind(body)) != 0 || (body_in = spill_bio(body)) == NULL) {
+				r = r != 0 ? r : CS_ERR_NOMEM;
+				break;
+			}
+			if (i == 0) {
+				r = protect_copy(job, body_in, 0, recips, n_recips);
+			} else {
+				own[0].cert = job->own_enc_cert;
+				own[0].rsa_oaep = 0;
+				recips[0] = own[0];
+				recips[1].cert = cert;
+				recips[1].rsa_oaep = 0;
+				r = protect_copy(job, body_in, (uint32_t)i, recips, 2);
+			}
+			BIO_free(body_in);
+			body_in = NULL;
+		}
+	} else {
+		struct cs_buf start;
+
+		/* One pass: the body bytes already read, then the rest of the upload. */
+		cs_buf_init(&start, job->headers.raw.len + 1);
+		if ((r = cs_buf_put(&start, job->headers.raw.data, job->headers.raw.len)) == 0 &&
+		    (body_in = concat_bio_new(&start, upload)) == NULL)
+			r = CS_ERR_NOMEM;
+		cs_buf_clear(&start);
+		if (r == 0)
+			r = protect_copy(job, body_in, 0, recips, n_recips);
+		BIO_free(body_in);
+	}
+out:
+	spill_free(body);
+	free(recips);
+	return r;
+}
+
+struct spill_reader {
+	struct spill *s;
+};
+
+static int
+spill_bio_read(BIO *bio, char *out, int size)
+{
+	struct spill_reader *sr = BIO_get_data(bio);
+	size_t n = 0;
+
+	if (size <= 0)
+		return 0;
+	if (spill_read(sr->s, out, (size_t)size, &n) != 0)
+		return -1;
+	return (int)n;
+}
+
+static long
+spill_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	(void)bio;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int
+spill_bio_destroy(BIO *bio)
+{
+	free(BIO_get_data(bio));
+	BIO_set_data(bio, NULL);
+	return 1;
+}
+
+static BIO_METHOD *spill_method;
+static pthread_once_t spill_once = PTHREAD_ONCE_INIT;
+
+static void
+make_spill_method(void)
+{
+	spill_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cardseal-spill");
+	if (spill_method != NULL) {
+		BIO_meth_set_read(spill_method, spill_bio_read);
+		BIO_meth_set_ctrl(spill_method, spill_bio_ctrl);
+		BIO_meth_set_destroy(spill_method, spill_bio_destroy);
+	}
+}
+
+static BIO *
+spill_bio(struct spill *s)
+{
+	struct spill_reader *sr;
+	BIO *bio;
+
+	pthread_once(&spill_once, make_spill_method);
+	if (spill_method == NULL || (sr = calloc(1, sizeof(*sr))) == NULL)
+		return NULL;
+	if ((bio = BIO_new(spill_method)) == NULL) {
+		free(sr);
+		return NULL;
+	}
+	sr->s = s;
+	BIO_set_data(bio, sr);
+	BIO_set_init(bio, 1);
+	return bio;
+}
+
+void
+handle_protect(struct request *rq)
+{
+	struct protect_job job;
+	struct keyd_op_context ctx;
+	struct cs_reader rd;
+	BIO *upload = NULL;
+	int r;
+
+	memset(&job, 0, sizeof(job));
+	job.rq = rq;
+	cs_reader_init(&rd, rq->body, rq->body_len);
+	job.flags = cs_read_u32(&rd);
+	cs_read_str(&rd, CS_PROTO_MAX_STR, &job.account);
+	if ((r = cs_reader_finish(&rd)) != 0)
+		goto out;
+	if (!(job.flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT))) {
+		r = CS_ERR_INVALID_ARG;         /* account defaults arrive with the settings */
+		goto out;
+	}
+	if ((job.peer_certs = sk_X509_new_null()) == NULL ||
+	    (upload = request_input_bio(rq)) == NULL) {
+		r = CS_ERR_NOMEM;
+		goto out;
+	}
+	request_set_keyd_context(rq, &ctx, job.summary);
+	r = run(&job, upload);
+out:
+	keyd_client_set_thread_context(NULL);
+	if (r == 0)
+		send_reply(&job);
+	else if (r < 0)
+		client_send_error(rq->cl, rq->id, r, NULL);
+	if (r < 0 && r != CS_ERR_CANCELLED && r != CS_ERR_NO_RECIPIENT_CERT)
+		cs_log(LOG_INFO, "client %u: PROTECT failed: %s", rq->cl->id, cs_strerror(r));
+	BIO_free(upload);
+	EVP_PKEY_free(job.sign_key);
+	sk_X509_pop_free(job.chain, X509_free);
+	sk_X509_pop_free(job.peer_certs, X509_free);
+	front_identities_free(job.ids, job.n_ids);
+	addresses_free(job.to, job.n_to);
+	addresses_free(job.bcc, job.n_bcc);
+	addresses_free(job.missing, job.n_missing);
+	headers_clear(&job.headers);
+	free(job.account);
+}

@@ -1,0 +1,270 @@
+/*
+ * READ: decrypts with the user's identities (asking for the card when its
+ * token is out), verifies against the configured anchors and CRLs, streams
+ * the innermost message back and replies with the report as JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <openssl/x509v3.h>
+
+#include "cs_error.h"
+#include "cs_proto.h"
+#include "cs_smime.h"
+#include "daemon.h"
+#include "identities.h"
+#include "json.h"
+
+#define INSERT_TOKEN_TIMEOUT 120
+
+struct read_job {
+	struct request *rq;
+	struct front_identity *ids;
+	size_t n_ids;
+	int used_identity;          /* index into ids of the key that decrypted, or -1 */
+};
+
+struct key_arg {
+	struct read_job *job;
+	size_t index;
+};
+
+static int
+get_key(void *arg, X509 *cert, EVP_PKEY **ret_key)
+{
+	struct key_arg *ka = arg;
+	struct read_job *job = ka->job;
+
+	(void)cert;
+	job->used_identity = (int)ka->index;
+	return front_identity_key(job->rq->cl->d, &job->ids[ka->index], INSERT_TOKEN_TIMEOUT, ret_key);
+}
+
+static void
+on_progress(void *arg, uint64_t bytes)
+{
+	struct request *rq = arg;
+
+	(void)client_send_event(rq->cl, rq->id, CS_EVENT_PROGRESS, bytes, "");
+}
+
+static const char *
+verdict_name(enum cs_verdict v)
+{
+	switch (v) {
+	case CS_VERDICT_VALID:
+		return "valid";
+	case CS_VERDICT_INVALID:
+		return "invalid";
+	case CS_VERDICT_UNTRUSTED:
+		return "untrusted";
+	case CS_VERDICT_EXPIRED:
+		return "expired";
+	case CS_VERDICT_REVOKED:
+		return "revoked";
+	case CS_VERDICT_MISMATCH:
+		return "mismatch";
+	default:
+		return "unsigned";
+	}
+}
+
+static void
+json_reasons(struct cs_json *j, unsigned reasons)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{ CS_REASON_EXPIRED, "expired" },
+		{ CS_REASON_NOT_YET_VALID, "not-yet-valid" },
+		{ CS_REASON_REVOKED, "revoked" },
+		{ CS_REASON_REVOCATION_UNKNOWN, "revocation-unknown" },
+		{ CS_REASON_UNTRUSTED_ROOT, "untrusted-root" },
+		{ CS_REASON_KEY_USAGE, "key-usage" },
+		{ CS_REASON_EKU, "extended-key-usage" },
+		{ CS_REASON_ADDRESS_MISMATCH, "address-mismatch" },
+		{ CS_REASON_WEAK_ALGORITHM, "weak-algorithm" },
+		{ CS_REASON_WEAK_KEY, "weak-key" },
+		{ CS_REASON_BAD_SIGNATURE, "bad-signature" },
+	};
+	size_t i;
+
+	cs_json_array_begin(j, "reasons");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (reasons & names[i].bit)
+			cs_json_string(j, NULL, names[i].name);
+	}
+	cs_json_array_end(j);
+}
+
+static void
+json_cert_brief(struct cs_json *j, const char *key, X509 *x)
+{
+	char name[512];
+	struct tm tm;
+	char when[32];
+
+	cs_json_object_begin(j, key);
+	X509_NAME_oneline(X509_get_subject_name(x), name, sizeof(name));
+	cs_json_string(j, "subject", name);
+	X509_NAME_oneline(X509_get_issuer_name(x), name, sizeof(name));
+	cs_json_string(j, "issuer", name);
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) {
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		cs_json_string(j, "not_after", when);
+	}
+	cs_json_object_end(j);
+}
+
+static void
+json_layer(struct cs_json *j, const struct read_job *job, const struct cs_layer *l)
+{
+	char when[32];
+	struct tm tm;
+	time_t t;
+	int i;
+
+	cs_json_object_begin(j, NULL);
+	if (l->kind == CS_LAYER_ENCRYPTED) {
+		cs_json_string(j, "type", "encrypted");
+		cs_json_string(j, "cipher", l->cipher);
+		cs_json_bool(j, "integrity_protected", l->integrity_protected);
+		if (!l->integrity_protected)
+			cs_json_string(j, "note", "encrypted without integrity protection");
+		if (l->identity_index >= 0 && (size_t)l->identity_index < job->n_ids)
+			cs_json_string(j, "decrypted_with", job->ids[l->identity_index].key_uri);
+	} else {
+		cs_json_string(j, "type", "signed");
+		cs_json_bool(j, "opaque", l->opaque);
+		cs_json_string(j, "verdict", verdict_name(l->verdict));
+		json_reasons(j, l->reasons);
+		cs_json_string(j, "revocation", l->revocation == CS_REVOCATION_GOOD      ? "good"
+		                                : l->revocation == CS_REVOCATION_REVOKED ? "revoked"
+		                                                                         : "unknown");
+		cs_json_object_begin(j, "signer");
+		cs_json_string(j, "email", l->signer_email);
+		if (l->signer_cert != NULL) {
+			char name[512];
+
+			X509_NAME_oneline(X509_get_subject_name(l->signer_cert), name, sizeof(name));
+			cs_json_string(j, "subject", name);
+		}
+		cs_json_object_end(j);
+		cs_json_array_begin(j, "chain");
+		for (i = 0; l->chain != NULL && i < sk_X509_num(l->chain); i++)
+			json_cert_brief(j, NULL, sk_X509_value(l->chain, i));
+		cs_json_array_end(j);
+		cs_json_bool(j, "email_matches", l->email_matches);
+		if (l->signing_time != 0) {
+			t = (time_t)l->signing_time;
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			cs_json_string(j, "signing_time", when);
+		}
+		cs_json_string(j, "digest", l->digest);
+		cs_json_bool(j, "weak_algorithm", l->weak);
+	}
+	cs_json_object_end(j);
+}
+
+static int
+report_json(const struct read_job *job, const struct cs_read_report *rep, struct cs_buf *out)
+{
+	struct cs_json j;
+	size_t i;
+
+	cs_json_init(&j, out);
+	cs_json_object_begin(&j, NULL);
+	cs_json_string(&j, "verdict", verdict_name(rep->verdict));
+	cs_json_string(&j, "from", rep->from);
+	if (rep->sender[0] != '\0')
+		cs_json_string(&j, "sender", rep->sender);
+	cs_json_int(&j, "unprotected_parts", rep->unprotected_parts);
+	cs_json_array_begin(&j, "layers");
+	for (i = 0; i < rep->n_layers; i++)
+		json_layer(&j, job, &rep->layers[i]);
+	cs_json_array_end(&j);
+	cs_json_object_end(&j);
+	return cs_json_finish(&j);
+}
+
+void
+handle_read(struct request *rq)
+{
+	struct daemon *d = rq->cl->d;
+	struct read_job job;
+	struct cs_read_opts opts;
+	struct cs_read_report rep;
+	struct cs_identity *idents = NULL;
+	struct key_arg *args = NULL;
+	struct keyd_op_context ctx;
+	STACK_OF(X509) *intermediates = NULL;
+	struct cs_reader rd;
+	struct cs_buf json;
+	BIO *in = NULL, *out = NULL;
+	size_t i;
+	int r;
+
+	memset(&job, 0, sizeof(job));
+	memset(&rep, 0, sizeof(rep));
+	memset(&opts, 0, sizeof(opts));
+	cs_buf_init(&json, CS_PROTO_MAX_FRAME - 64);
+	job.rq = rq;
+	job.used_identity = -1;
+	cs_reader_init(&rd, rq->body, rq->body_len);
+	(void)cs_read_u32(&rd);         /* flags: none defined yet */
+	if ((r = cs_reader_finish(&rd)) != 0)
+		goto out;
+	request_set_keyd_context(rq, &ctx, "Decrypt a message you received");
+	if ((r = front_identities(d, &job.ids, &job.n_ids)) != 0)
+		goto out;
+	idents = calloc(job.n_ids + 1, sizeof(*idents));
+	args = calloc(job.n_ids + 1, sizeof(*args));
+	if (idents == NULL || args == NULL) {
+		r = CS_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < job.n_ids; i++) {
+		args[i].job = &job;
+		args[i].index = i;
+		idents[i].cert = job.ids[i].cert;
+		idents[i].get_key = get_key;
+		idents[i].arg = &args[i];
+	}
+	(void)cs_store_all_certs(d->store, &intermediates);
+	opts.identities = idents;
+	opts.n_identities = job.n_ids;
+	opts.trust = d->trust;
+	opts.have_crls = d->have_crls;
+	opts.intermediates = intermediates;
+	opts.progress = on_progress;
+	opts.progress_arg = rq;
+	if ((in = request_input_bio(rq)) == NULL || (out = request_output_bio(rq, 0)) == NULL) {
+		r = CS_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = cs_read(in, out, &opts, &rep)) != 0)
+		goto out;
+	if ((r = request_end_stream(rq, 0)) != 0 || (r = report_json(&job, &rep, &json)) != 0)
+		goto out;
+out:
+	keyd_client_set_thread_context(NULL);
+	if (r == 0)
+		(void)client_send_ok_json(rq->cl, rq->id, &json);
+	else
+		client_send_error(rq->cl, rq->id, r, NULL);
+	if (r != 0 && r != CS_ERR_CANCELLED)
+		cs_log(LOG_INFO, "client %u: READ failed: %s", rq->cl->id, cs_strerror(r));
+	BIO_free(in);
+	BIO_free(out);
+	cs_read_report_clear(&rep);
+	sk_X509_pop_free(intermediates, X509_free);
+	free(idents);
+	free(args);
+	front_identities_free(job.ids, job.n_ids);
+	cs_buf_clear(&json);
+}
