@@ -23,6 +23,15 @@ struct tok_token {
 	int present;
 	char label[33];
 	char serial[17];
+	/*
+	 * The identities found the last time the token was free, for listings
+	 * while it is busy (a PIN dialog may hold its lock for minutes).
+	 * Guarded by cache_lock, never by lock.
+	 */
+	pthread_mutex_t cache_lock;
+	struct tok_identity *cached;
+	size_t n_cached;
+	char cached_serial[17];
 };
 
 struct tok_ctx {

@@ -183,6 +183,8 @@ tok_ctx_free(struct tok_ctx *ctx)
 		return;
 	tok_logout_all(ctx);
 	for (i = 0; i < ctx->n_tokens; i++) {
+		tok_identities_free(ctx->tokens[i]->cached, ctx->tokens[i]->n_cached);
+		pthread_mutex_destroy(&ctx->tokens[i]->cache_lock);
 		pthread_mutex_destroy(&ctx->tokens[i]->lock);
 		free(ctx->tokens[i]);
 	}
@@ -228,6 +230,7 @@ add_token_locked(struct tok_ctx *ctx, struct tok_module *m, CK_SLOT_ID slot)
 	t->slot = slot;
 	t->session = CK_INVALID_HANDLE;
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->cache_lock, NULL);
 	list[ctx->n_tokens++] = t;
 	ctx->tokens = list;
 	return 0;

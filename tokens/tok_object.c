@@ -298,13 +298,73 @@ fail:
 	return r;
 }
 
+/* A deep copy of an identity (for the cache); returns 0 or CS_ERR_NOMEM. */
+static int
+identity_copy(const struct tok_identity *src, struct tok_identity *dst)
+{
+	*dst = *src;
+	dst->key_uri = strdup(src->key_uri);
+	dst->cert_uri = strdup(src->cert_uri);
+	dst->label = src->label != NULL ? strdup(src->label) : NULL;
+	dst->cert_der = malloc(src->cert_len + 1);
+	if (dst->key_uri == NULL || dst->cert_uri == NULL || dst->cert_der == NULL ||
+	    (src->label != NULL && dst->label == NULL)) {
+		tok_identity_clear(dst);
+		return CS_ERR_NOMEM;
+	}
+	memcpy(dst->cert_der, src->cert_der, src->cert_len);
+	return 0;
+}
+
+/* Appends copies of ids[from..to) to *out. */
+static int
+append_copies(const struct tok_identity *ids, size_t from, size_t to, struct tok_identity **out,
+              size_t *n_out)
+{
+	struct tok_identity *grown;
+	size_t i;
+	int r;
+
+	if (to <= from)
+		return 0;
+	if ((grown = realloc(*out, (*n_out + (to - from)) * sizeof(*grown))) == NULL)
+		return CS_ERR_NOMEM;
+	*out = grown;
+	for (i = from; i < to; i++) {
+		if ((r = identity_copy(&ids[i], &(*out)[*n_out])) != 0)
+			return r;
+		(*n_out)++;
+	}
+	return 0;
+}
+
+/* Remembers what a free token held, for listings while it is busy. */
+static void
+cache_identities(struct tok_token *t, const struct tok_token_info *info,
+                 const struct tok_identity *ids, size_t from, size_t to)
+{
+	struct tok_identity *copy = NULL;
+	size_t n = 0;
+
+	if (append_copies(ids, from, to, &copy, &n) != 0) {
+		tok_identities_free(copy, n);
+		return;
+	}
+	pthread_mutex_lock(&t->cache_lock);
+	tok_identities_free(t->cached, t->n_cached);
+	t->cached = copy;
+	t->n_cached = n;
+	snprintf(t->cached_serial, sizeof(t->cached_serial), "%s", info->serial);
+	pthread_mutex_unlock(&t->cache_lock);
+}
+
 int
 tok_list_identities(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *ret_n)
 {
 	struct tok_identity *ids = NULL;
 	struct tok_token_info info;
 	struct tok_token **tokens;
-	size_t n = 0, i, n_tokens;
+	size_t n = 0, i, n_tokens, before;
 	int r = 0;
 
 	*ret_ids = NULL;
@@ -316,13 +376,23 @@ tok_list_identities(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *
 
 		if (tok_token_read_info(t, &info) != 0 || !info.present)
 			continue;
-		pthread_mutex_lock(&t->lock);
+		if (pthread_mutex_trylock(&t->lock) != 0) {
+			/* Busy (perhaps in a PIN dialog): what it held when last free. */
+			pthread_mutex_lock(&t->cache_lock);
+			if (strcmp(t->cached_serial, info.serial) == 0)
+				r = append_copies(t->cached, 0, t->n_cached, &ids, &n);
+			pthread_mutex_unlock(&t->cache_lock);
+			continue;
+		}
+		before = n;
 		if (tok_token_session(t) == 0) {
 			r = token_identities(t, &info, &ids, &n);
 			/* A token pulled while we listed it is skipped, not an error. */
 			if (r == CS_ERR_TOKEN_REMOVED || r == CS_ERR_NO_TOKEN) {
 				tok_token_drop_session(t);
 				r = 0;
+			} else if (r == 0) {
+				cache_identities(t, &info, ids, before, n);
 			}
 		}
 		pthread_mutex_unlock(&t->lock);
@@ -467,7 +537,9 @@ tok_list_ca_certs(struct tok_ctx *ctx, struct tok_cert **ret_certs, size_t *ret_
 
 		if (tok_token_read_info(t, &info) != 0 || !info.present)
 			continue;
-		pthread_mutex_lock(&t->lock);
+		/* A busy token's CA certificates are skipped: they only complete chains. */
+		if (pthread_mutex_trylock(&t->lock) != 0)
+			continue;
 		if (tok_token_session(t) == 0) {
 			r = token_ca_certs(t, &certs, &n);
 			if (r == CS_ERR_TOKEN_REMOVED || r == CS_ERR_NO_TOKEN) {

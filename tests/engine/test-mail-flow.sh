@@ -25,13 +25,13 @@ cleanup() {
 trap cleanup EXIT
 
 person() {
-	local who=$1 other
+	local who=$1 card=${2:-$1} other
 	mkdir -p "$work/$who/config/cardseal" "$work/$who/runtime"
 	cp -a "$CS_TOKENS" "$work/$who/tokens"
 	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
 		"$work/$who/tokens" > "$work/$who/softhsm2.conf"
 	for other in alice bob carol; do
-		[ "$other" = "$who" ] || SOFTHSM2_CONF=$work/$who/softhsm2.conf \
+		[ "$other" = "$card" ] || SOFTHSM2_CONF=$work/$who/softhsm2.conf \
 			softhsm2-util --delete-token --token "$other-card" >/dev/null
 	done
 	: > "$work/$who/control"
@@ -173,6 +173,25 @@ sleep 1
 pkill -P $victim 2>/dev/null; kill $victim 2>/dev/null; wait $victim 2>/dev/null
 as alice -q status > /dev/null
 check "after a client vanished mid-upload, the engine still answers" test $? -eq 0
+
+# 11. One client's open PIN dialog holds up nobody else; when that client goes, so does its dialog.
+person bob2 bob
+printf 'FAKE_PINENTRY_ACTION=hang\n' > "$work/bob2/pinentry.env"
+as bob2 -q read "$work/se.eml" "$work/hang.out" 2>/dev/null &
+hung=$!
+for i in $(seq 1 100); do pgrep -x pinentry >/dev/null && break; sleep 0.1; done
+dialog=$(pgrep -n -x pinentry || true)
+check "a PIN dialog is open for one client" test -n "$dialog"
+start=$(date +%s%N)
+as bob2 -q status > /dev/null
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "meanwhile another client's STATUS answers (exit $rc, ${ms} ms)" test $rc -eq 0 -a $ms -lt 5000
+# The client is the cardseal process under the background job.
+pkill -P $hung 2>/dev/null; kill $hung 2>/dev/null; wait $hung 2>/dev/null
+gone=1
+for i in $(seq 1 50); do [ -n "$dialog" ] && kill -0 "$dialog" 2>/dev/null || { gone=0; break; }; sleep 0.1; done
+check "the client that went away took its PIN dialog with it" test $gone -eq 0
 
 echo "1..$n"
 [ $failed -eq 0 ]
