@@ -8,10 +8,10 @@
 
 #include "cs_error.h"
 
-#define B64_LINE_BYTES 57   /* input bytes per full output line */
+#define B64_LINE_BYTES 57 /* input bytes per full output line */
 
 static const char b64_alphabet[64] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /*
  * Decoding table: 1 + the sextet for the alphabet, so that the zero every
@@ -21,6 +21,7 @@ static const char b64_alphabet[64] =
 #define B64_SKIP 0xfe
 #define B64_PAD 0xfd
 
+/* clang-format off */
 static const uint8_t b64_values[256] = {
 	['\r'] = B64_SKIP, ['\n'] = B64_SKIP, [' '] = B64_SKIP, ['\t'] = B64_SKIP,
 	['='] = B64_PAD,
@@ -35,6 +36,7 @@ static const uint8_t b64_values[256] = {
 	['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63,
 	['/'] = 64,
 };
+/* clang-format on */
 
 void
 b64_enc_init(struct b64_enc *e)
@@ -45,7 +47,7 @@ b64_enc_init(struct b64_enc *e)
 size_t
 b64_enc_bound(size_t len)
 {
-	size_t chars = (len + 2 + 3) / 3 * 4;   /* plus one carried group */
+	size_t chars = (len + 2 + 3) / 3 * 4; /* plus one carried group */
 
 	return chars + (chars / B64_LINE_CHARS + 2) * 2;
 }
@@ -169,7 +171,7 @@ b64_dec_update(struct b64_dec *d, const char *in, size_t len, uint8_t *out, size
 				}
 				d->acc = 0;
 				d->nacc = 0;
-				d->npad = 4;    /* closed: only whitespace may follow */
+				d->npad = 4; /* closed: only whitespace may follow */
 			}
 			continue;
 		}

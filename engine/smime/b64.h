@@ -16,9 +16,9 @@
 
 /* Encoder state; zero it (or call b64_enc_init) before the first update. */
 struct b64_enc {
-	uint8_t carry[3];   /* input bytes not yet making a full group */
+	uint8_t carry[3]; /* input bytes not yet making a full group */
 	unsigned ncarry;
-	unsigned col;       /* characters already on the current output line */
+	unsigned col; /* characters already on the current output line */
 };
 
 void b64_enc_init(struct b64_enc *e);
@@ -42,9 +42,9 @@ size_t b64_enc_final(struct b64_enc *e, char *out, int crlf_end);
 
 /* Decoder state; zero it (or call b64_dec_init) before the first update. */
 struct b64_dec {
-	uint32_t acc;       /* sextets of the current group */
+	uint32_t acc; /* sextets of the current group */
 	unsigned nacc;
-	unsigned npad;      /* '=' seen: only padding and whitespace may follow */
+	unsigned npad; /* '=' seen: only padding and whitespace may follow */
 };
 
 void b64_dec_init(struct b64_dec *d);
@@ -55,8 +55,7 @@ void b64_dec_init(struct b64_dec *d);
  * CS_ERR_BAD_FORMAT for a character outside the alphabet or data after
  * padding; *ret_len receives the byte count.
  */
-int b64_dec_update(struct b64_dec *d, const char *in, size_t len, uint8_t *out,
-                   size_t *ret_len);
+int b64_dec_update(struct b64_dec *d, const char *in, size_t len, uint8_t *out, size_t *ret_len);
 
 /*
  * Ends decoding: 0 when the input ended on a group boundary (with or without

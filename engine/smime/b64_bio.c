@@ -12,7 +12,7 @@
 
 #include "cs_error.h"
 
-#define B64_BIO_CHUNK (48 * 1024)  /* input bytes encoded per round */
+#define B64_BIO_CHUNK (48 * 1024) /* input bytes encoded per round */
 
 struct b64_bio {
 	struct b64_enc enc;

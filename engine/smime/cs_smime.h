@@ -63,6 +63,12 @@ struct cs_protect_opts {
  * 7-bit-safe transfer encodings (RFC 8551 3.1). Sign then encrypt in one
  * pass. Memory stays bounded whatever the message size. On failure out may
  * hold a partial message: the caller writes to a temporary file and renames.
+ * in is read to its end (a blocking BIO: file, descriptor, memory); out gets
+ * CRLF line ends, and filter BIOs are pushed in front of it while writing.
+ * Returns CS_ERR_INVALID_ARG for unusable options (before reading anything),
+ * CS_ERR_BAD_FORMAT for input that is not a message or malformed MIME,
+ * CS_ERR_TOO_LARGE for a header block over 64 KiB or MIME nested too deep,
+ * CS_ERR_IO, or CS_ERR_INTERNAL with the OpenSSL error queue left as it is.
  */
 int cs_protect(BIO *in, BIO *out, const struct cs_protect_opts *opts);
 

@@ -21,18 +21,18 @@
 #define CANON_OUT_SIZE (128 * 1024)
 #define CANON_QP_CHUNK (16 * 1024)
 #define CANON_B64_CHUNK (48 * 1024)
-#define MIME_LINE_MAX 998   /* RFC 5322 2.1.1, without the CRLF */
+#define MIME_LINE_MAX 998 /* RFC 5322 2.1.1, without the CRLF */
 
 enum canon_state {
-	ST_HEADER,          /* collecting an entity's header block */
-	ST_BODY,            /* in a leaf body */
-	ST_TEXT,            /* in a multipart's preamble or epilogue */
+	ST_HEADER, /* collecting an entity's header block */
+	ST_BODY,   /* in a leaf body */
+	ST_TEXT,   /* in a multipart's preamble or epilogue */
 };
 
 enum leaf_mode {
-	LEAF_PASS,          /* already base64 or quoted-printable: line ends only */
-	LEAF_BUFFER,        /* might be 7bit: held back to decide */
-	LEAF_7BIT,          /* decided: 7-bit safe as it is */
+	LEAF_PASS,   /* already base64 or quoted-printable: line ends only */
+	LEAF_BUFFER, /* might be 7bit: held back to decide */
+	LEAF_7BIT,   /* decided: 7-bit safe as it is */
 	LEAF_QP,
 	LEAF_B64,
 };
@@ -40,10 +40,11 @@ enum leaf_mode {
 struct frame {
 	char boundary[MIME_BOUNDARY_MAX + 1];
 	size_t blen;
-	int digest;         /* multipart/digest: parts default to message/rfc822 */
-	int parts;          /* delimiters written */
-	int closed;         /* the close delimiter was seen: in the epilogue */
-	int wrote_text;     /* preamble lines were written */
+	int digest;     /* multipart/digest: parts default to message/rfc822 */
+	int keep;       /* in a multipart/signed: parts pass as they are */
+	int parts;      /* delimiters written */
+	int closed;     /* the close delimiter was seen: in the epilogue */
+	int wrote_text; /* preamble lines were written */
 };
 
 struct canon {
@@ -57,18 +58,20 @@ struct canon {
 
 	enum canon_state state;
 	struct mime_header hdr;
-	int default_message;    /* the entity being collected defaults to message/rfc822 */
+	int default_message; /* the entity being collected defaults to message/rfc822 */
 
 	/* the current body, preamble or epilogue */
-	int started;            /* a line was written (or held back) */
-	enum mime_eol pending;  /* that line's break, not yet written */
-	int dropping;           /* preamble or epilogue: the current line is left out */
+	int started;           /* a line was written (or held back) */
+	enum mime_eol pending; /* that line's break, not yet written */
+	int dropping;          /* preamble or epilogue: the current line is left out */
 
 	/* the current leaf */
 	enum leaf_mode mode;
 	enum mime_cte cte;
-	int text;               /* a text type: line ends are CRLF, encoding is quoted-printable */
-	int raw;                /* binary non-text: line ends are kept as they are */
+	int text;   /* a text type: line ends are CRLF, encoding is quoted-printable */
+	int raw;    /* binary non-text: line ends are kept as they are */
+	size_t col; /* base64 kept as it is: characters on the current line */
+	int keep;   /* in a multipart/signed: not a byte changes but line ends */
 	uint8_t *look;
 	size_t look_len;
 	struct qp_enc qp;
@@ -300,6 +303,33 @@ put_eol(struct canon *c, enum mime_eol eol, int to_leaf)
 	return to_leaf ? leaf_put(c, p, n) : out_put(c, p, n);
 }
 
+/*
+ * Base64 kept as it is, but a line longer than RFC 2045's 76 characters is
+ * cut into lines of 76: decoders ignore line breaks, and a transport may
+ * break a line over 998 characters where the signature does not expect it.
+ */
+static int
+put_b64_wrapped(struct canon *c, const uint8_t *p, size_t n)
+{
+	size_t k;
+	int r;
+
+	while (n > 0) {
+		if (c->col == B64_LINE_CHARS) {
+			if ((r = out_put(c, "\r\n", 2)) != 0)
+				return r;
+			c->col = 0;
+		}
+		k = B64_LINE_CHARS - c->col < n ? B64_LINE_CHARS - c->col : n;
+		if ((r = out_put(c, p, k)) != 0)
+			return r;
+		c->col += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
 static int
 body_line(struct canon *c, const struct mime_line *ln)
 {
@@ -307,15 +337,26 @@ body_line(struct canon *c, const struct mime_line *ln)
 
 	if (ln->first && c->started && (r = put_eol(c, c->pending, 1)) != 0)
 		return r;
+	if (ln->first)
+		c->col = 0;
 	c->started = 1;
-	if (ln->len > 0 && (r = leaf_put(c, ln->data, ln->len)) != 0)
-		return r;
+	if (ln->len > 0) {
+		if (c->mode == LEAF_PASS && c->cte == MIME_CTE_BASE64 && !c->keep)
+			r = put_b64_wrapped(c, ln->data, ln->len);
+		else
+			r = leaf_put(c, ln->data, ln->len);
+		if (r != 0)
+			return r;
+	}
 	if (!ln->partial)
 		c->pending = ln->eol;
 	return 0;
 }
 
-/* Ends the leaf: at a delimiter the last line break is the delimiter's, at the end of input it is content. */
+/*
+ * Ends the leaf: at a delimiter the last line break is the delimiter's, at
+ * the end of the input it is content.
+ */
 static int
 body_end(struct canon *c, int at_delimiter)
 {
@@ -340,7 +381,8 @@ body_end(struct canon *c, int at_delimiter)
 static int
 type_is(const struct mime_ctype *ct, const char *type, const char *subtype)
 {
-	return strcmp(ct->type, type) == 0 && (subtype == NULL || strcmp(ct->subtype, subtype) == 0);
+	return strcmp(ct->type, type) == 0 &&
+	       (subtype == NULL || strcmp(ct->subtype, subtype) == 0);
 }
 
 static int
@@ -359,6 +401,11 @@ entity_start(struct canon *c)
 	struct frame *fr;
 	size_t pos = 0;
 	int r, have_ctype = 0;
+	/*
+	 * Inside a multipart/signed (a signed message forwarded or attached)
+	 * nothing is re-encoded: that would break its signature.
+	 */
+	int keep = c->nframes > 0 && c->frames[c->nframes - 1].keep;
 
 	if ((r = mime_header_check(&c->hdr)) != 0)
 		return r;
@@ -369,7 +416,8 @@ entity_start(struct canon *c)
 			have_ctype = 1;
 			if ((r = mime_parse_ctype(f.value, f.value_len, &ct)) != 0)
 				return r;
-		} else if (c->cte == MIME_CTE_NONE && mime_field_is(&f, "Content-Transfer-Encoding")) {
+		} else if (c->cte == MIME_CTE_NONE &&
+		           mime_field_is(&f, "Content-Transfer-Encoding")) {
 			c->cte = mime_parse_cte(f.value, f.value_len);
 		}
 	}
@@ -389,10 +437,12 @@ entity_start(struct canon *c)
 			return CS_ERR_BAD_FORMAT;
 		if (c->nframes == MIME_MAX_DEPTH)
 			return CS_ERR_TOO_LARGE;
-		if ((r = out_headers(c, cte_if_7bit(c->cte))) != 0)
-			return r;
-		fr = &c->frames[c->nframes++];
+		fr = &c->frames[c->nframes];
 		memset(fr, 0, sizeof(*fr));
+		fr->keep = keep || type_is(&ct, "multipart", "signed");
+		if ((r = out_headers(c, fr->keep ? NULL : cte_if_7bit(c->cte))) != 0)
+			return r;
+		c->nframes++;
 		memcpy(fr->boundary, ct.boundary, ct.boundary_len);
 		fr->blen = ct.boundary_len;
 		fr->digest = type_is(&ct, "multipart", "digest");
@@ -400,8 +450,8 @@ entity_start(struct canon *c)
 		return 0;
 	}
 	if (type_is(&ct, "message", "rfc822") && identity_cte(c->cte)) {
-		/* The body is a message of its own: canonicalize its parts, never encode it whole. */
-		if ((r = out_headers(c, cte_if_7bit(c->cte))) != 0)
+		/* The body is a message of its own: walk its parts, never encode it whole. */
+		if ((r = out_headers(c, keep ? NULL : cte_if_7bit(c->cte))) != 0)
 			return r;
 		mime_header_reset(&c->hdr);
 		c->default_message = 0;
@@ -409,16 +459,18 @@ entity_start(struct canon *c)
 		return 0;
 	}
 	c->state = ST_BODY;
+	c->keep = keep;
 	c->text = type_is(&ct, "text", NULL);
 	c->raw = !c->text && c->cte == MIME_CTE_BINARY;
 	c->look_len = 0;
-	if (identity_cte(c->cte)) {
+	if (identity_cte(c->cte) && !keep) {
 		c->mode = LEAF_BUFFER;
 		return 0;
 	}
-	/* base64, quoted-printable, or an encoding nobody defined: keep it. */
+	/* base64, quoted-printable, an encoding nobody defined, or signed: keep it. */
 	c->mode = LEAF_PASS;
-	c->raw = 0;
+	if (!keep)
+		c->raw = 0;
 	return out_headers(c, NULL);
 }
 
@@ -436,7 +488,7 @@ innermost_end(struct canon *c, int at_delimiter)
 	if (c->state == ST_BODY) {
 		if ((r = body_end(c, at_delimiter)) != 0)
 			return r;
-		c->state = ST_TEXT;     /* what follows belongs to the enclosing multipart */
+		c->state = ST_TEXT; /* what follows belongs to the enclosing multipart */
 		c->started = 0;
 		return 0;
 	}
@@ -455,8 +507,7 @@ close_frames_above(struct canon *c, unsigned keep)
 
 	while (c->nframes > keep + 1) {
 		f = &c->frames[c->nframes - 1];
-		if (!f->closed &&
-		    (r = out_delimiter(c, f, f->parts > 0 || f->wrote_text, 1)) != 0)
+		if (!f->closed && (r = out_delimiter(c, f, f->parts > 0 || f->wrote_text, 1)) != 0)
 			return r;
 		c->nframes--;
 	}
@@ -500,7 +551,7 @@ on_delimiter(struct canon *c, unsigned k, int close, enum mime_eol eol)
 		return r;
 	f = &c->frames[k];
 	if (f->closed) {
-		/* A delimiter after the close delimiter: epilogue text, and not 7-bit-worthy; drop it. */
+		/* A delimiter after the close delimiter is epilogue text: dropped. */
 		c->state = ST_TEXT;
 		return 0;
 	}
@@ -509,7 +560,7 @@ on_delimiter(struct canon *c, unsigned k, int close, enum mime_eol eol)
 	if (close) {
 		f->closed = 1;
 		c->state = ST_TEXT;
-		c->started = 1;         /* the close delimiter's line break starts the epilogue */
+		c->started = 1; /* the close delimiter's line break starts the epilogue */
 		c->pending = eol;
 		c->dropping = 0;
 		return 0;
@@ -521,15 +572,24 @@ on_delimiter(struct canon *c, unsigned k, int close, enum mime_eol eol)
 	return 0;
 }
 
-/* A line of a preamble or epilogue: kept when 7-bit safe, else left out. */
+/*
+ * A line of a preamble or epilogue: kept when 7-bit safe, else left out;
+ * inside a multipart/signed every line is kept, the signature covers them.
+ */
 static int
 text_line(struct canon *c, const struct mime_line *ln)
 {
-	int r;
+	int r, keep = c->nframes > 0 && c->frames[c->nframes - 1].keep;
 
-	if (!ln->first)
-		return 0;       /* the rest of a line too long to keep */
-	c->dropping = ln->partial || ln->len > MIME_LINE_MAX || !is_7bit_safe(ln->data, ln->len);
+	if (!ln->first) {
+		if (c->dropping)
+			return 0;
+		if (!ln->partial)
+			c->pending = ln->eol;
+		return out_put(c, ln->data, ln->len);
+	}
+	c->dropping =
+	    !keep && (ln->partial || ln->len > MIME_LINE_MAX || !is_7bit_safe(ln->data, ln->len));
 	if (c->dropping)
 		return 0;
 	if (c->started && (r = put_eol(c, c->pending, 0)) != 0)
@@ -537,7 +597,7 @@ text_line(struct canon *c, const struct mime_line *ln)
 	if (c->nframes > 0 && !c->frames[c->nframes - 1].closed)
 		c->frames[c->nframes - 1].wrote_text = 1;
 	c->started = 1;
-	c->pending = ln->eol;
+	c->pending = ln->partial ? MIME_EOL_NONE : ln->eol;
 	return out_put(c, ln->data, ln->len);
 }
 
@@ -596,7 +656,8 @@ mime_canon_entity(struct mime_reader *r, const struct mime_header *hdr, BIO *out
 	c->r = r;
 	c->out = out;
 	mime_header_init(&c->hdr);
-	if ((c->obuf = malloc(CANON_OUT_SIZE)) == NULL || (c->look = malloc(MIME_LOOKAHEAD)) == NULL)
+	if ((c->obuf = malloc(CANON_OUT_SIZE)) == NULL ||
+	    (c->look = malloc(MIME_LOOKAHEAD)) == NULL)
 		goto out;
 	if ((rc = cs_buf_put(&c->hdr.buf, hdr->buf.data, hdr->buf.len)) != 0)
 		goto out;

@@ -4,7 +4,8 @@
  * (8-bit bytes, NUL, bare CR or LF, lines over 998 characters) re-encoded:
  * quoted-printable for text, base64 for anything else. Parts already in
  * base64 or quoted-printable keep their encoding and only get CRLF line
- * ends. Multiparts and message/rfc822 are walked, never re-encoded.
+ * ends (and base64 lines over 76 characters are cut to 76). Multiparts and
+ * message/rfc822 are walked, never re-encoded.
  *
  * Memory is bounded whatever the input: a header block is capped at
  * MIME_HEADER_MAX, nesting at MIME_MAX_DEPTH multiparts, and a part that

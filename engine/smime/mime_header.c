@@ -65,13 +65,14 @@ mime_header_check(const struct mime_header *h)
 	while (p < len) {
 		if (is_wsp(d[p])) {
 			if (p == 0)
-				return CS_ERR_BAD_FORMAT;   /* a continuation of nothing */
+				return CS_ERR_BAD_FORMAT; /* a continuation of nothing */
 		} else {
 			for (q = p; q < len && d[q] > 32 && d[q] < 127 && d[q] != ':'; q++)
 				;
 			if (q == p)
 				return CS_ERR_BAD_FORMAT;
-			while (q < len && is_wsp(d[q]))    /* obsolete syntax: space before the colon */
+			while (q < len &&
+			       is_wsp(d[q])) /* obsolete syntax: space before the colon */
 				q++;
 			if (q >= len || d[q] != ':')
 				return CS_ERR_BAD_FORMAT;
@@ -226,7 +227,7 @@ get_value(struct cursor *c, char *out, size_t n)
 				c->left--;
 				ch = *c->p;
 			}
-			if (ch == '\r' || ch == '\n') {     /* a fold inside the quotes */
+			if (ch == '\r' || ch == '\n') { /* a fold inside the quotes */
 				c->p++;
 				c->left--;
 				continue;
@@ -299,7 +300,7 @@ mime_parse_ctype(const uint8_t *v, size_t len, struct mime_ctype *ct)
 	for (;;) {
 		skip_cfws(&c);
 		if (c.left == 0 || *c.p != ';')
-			return 0;       /* the end, or junk that hides no parameter we need */
+			return 0; /* the end, or junk that hides no parameter we need */
 		c.p++;
 		c.left--;
 		skip_cfws(&c);

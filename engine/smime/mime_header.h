@@ -12,14 +12,14 @@
 
 #include "cs_buf.h"
 
-#define MIME_HEADER_MAX (64 * 1024)    /* bytes per header block, CRLFs included */
-#define MIME_BOUNDARY_MAX 200          /* RFC 2046 allows 70; be lenient, but bounded */
+#define MIME_HEADER_MAX (64 * 1024) /* bytes per header block, CRLFs included */
+#define MIME_BOUNDARY_MAX 200       /* RFC 2046 allows 70; be lenient, but bounded */
 #define MIME_TOKEN_MAX 64
 
 /* A header block, each line stored with a CRLF end; the blank line is not stored. */
 struct mime_header {
 	struct cs_buf buf;
-	int open_line;      /* the last line was stored without its end yet (a long line) */
+	int open_line; /* the last line was stored without its end yet (a long line) */
 };
 
 void mime_header_init(struct mime_header *h);
@@ -59,10 +59,10 @@ int mime_field_is(const struct mime_field *f, const char *name);
 int mime_field_has_prefix(const struct mime_field *f, const char *prefix);
 
 struct mime_ctype {
-	char type[MIME_TOKEN_MAX];      /* lower case; "" when the field is absent or unreadable */
+	char type[MIME_TOKEN_MAX]; /* lower case; "" when the field is absent or unreadable */
 	char subtype[MIME_TOKEN_MAX];
 	char boundary[MIME_BOUNDARY_MAX + 1];
-	size_t boundary_len;            /* 0: no boundary parameter */
+	size_t boundary_len; /* 0: no boundary parameter */
 };
 
 /*
@@ -74,13 +74,13 @@ struct mime_ctype {
 int mime_parse_ctype(const uint8_t *v, size_t len, struct mime_ctype *ct);
 
 enum mime_cte {
-	MIME_CTE_NONE = 0,      /* absent: 7bit */
+	MIME_CTE_NONE = 0, /* absent: 7bit */
 	MIME_CTE_7BIT,
 	MIME_CTE_8BIT,
 	MIME_CTE_BINARY,
 	MIME_CTE_BASE64,
 	MIME_CTE_QP,
-	MIME_CTE_OTHER,         /* an x-token or something unreadable */
+	MIME_CTE_OTHER, /* an x-token or something unreadable */
 };
 
 enum mime_cte mime_parse_cte(const uint8_t *v, size_t len);

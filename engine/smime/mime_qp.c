@@ -130,7 +130,8 @@ qp_enc_update(struct qp_enc *e, const uint8_t *in, size_t len, char *out)
 			e->pending_cr = 1;
 			continue;
 		}
-		if (!e->mid_line && e->from_len < sizeof(qp_from) && c == (uint8_t)qp_from[e->from_len]) {
+		if (!e->mid_line && e->from_len < sizeof(qp_from) &&
+		    c == (uint8_t)qp_from[e->from_len]) {
 			if (++e->from_len < sizeof(qp_from))
 				continue;
 			/* A whole "From ": encode the F, the rest goes on as usual. */

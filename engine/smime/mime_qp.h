@@ -14,11 +14,11 @@
 
 /* Encoder state; zero it (or call qp_enc_init) before the first update. */
 struct qp_enc {
-	unsigned col;       /* characters on the current output line */
-	unsigned from_len;  /* bytes of "From " held at the start of a line */
-	int mid_line;       /* a byte of this input line has been seen */
-	int pending_cr;     /* a CR that may start a CRLF */
-	int held_ws;        /* a space or tab whose encoding depends on what follows; 0 if none */
+	unsigned col;      /* characters on the current output line */
+	unsigned from_len; /* bytes of "From " held at the start of a line */
+	int mid_line;      /* a byte of this input line has been seen */
+	int pending_cr;    /* a CR that may start a CRLF */
+	int held_ws;       /* a space or tab whose encoding depends on what follows; 0 if none */
 };
 
 void qp_enc_init(struct qp_enc *e);

@@ -68,7 +68,8 @@ fill(struct mime_reader *r)
 			r->progress(r->progress_arg, r->consumed);
 			r->next_report = r->consumed + MIME_PROGRESS_STEP;
 		}
-		/* One read per fill keeps latency low; the caller asks again if no line is found. */
+		/* One read per fill keeps latency low; the caller asks again if no line is found.
+		 */
 		return 0;
 	}
 	return 0;

@@ -14,10 +14,10 @@
 #include "cs_smime.h"
 
 #define MIME_READER_BUF (256 * 1024)
-#define MIME_PROGRESS_STEP (4u * 1024 * 1024)  /* report every 4 MiB */
+#define MIME_PROGRESS_STEP (4u * 1024 * 1024) /* report every 4 MiB */
 
 enum mime_eol {
-	MIME_EOL_NONE = 0,      /* the input ended without a line break, or the line continues */
+	MIME_EOL_NONE = 0, /* the input ended without a line break, or the line continues */
 	MIME_EOL_LF,
 	MIME_EOL_CRLF,
 };
@@ -27,8 +27,8 @@ struct mime_line {
 	const uint8_t *data;
 	size_t len;
 	enum mime_eol eol;
-	int first;              /* the segment starts a line */
-	int partial;            /* the line continues in the next segment */
+	int first;   /* the segment starts a line */
+	int partial; /* the line continues in the next segment */
 };
 
 struct mime_reader {
@@ -36,8 +36,8 @@ struct mime_reader {
 	uint8_t *buf;
 	size_t pos, end;
 	int eof;
-	int continues;          /* the previous segment was partial */
-	uint64_t consumed;      /* bytes read from in */
+	int continues;     /* the previous segment was partial */
+	uint64_t consumed; /* bytes read from in */
 	uint64_t next_report;
 	cs_progress_cb progress;
 	void *progress_arg;

@@ -24,13 +24,13 @@
 #include "mime_canon.h"
 #include "protect_local.h"
 
-#define BOUNDARY_RANDOM 12      /* bytes: 96 bits, hex in the boundary */
+#define BOUNDARY_RANDOM 12 /* bytes: 96 bits, hex in the boundary */
 
 struct protect {
 	const struct cs_protect_opts *o;
 	struct mime_reader rd;
-	struct mime_header outer;       /* the message's header block */
-	struct mime_header content;     /* its Content-* fields: the entity's header */
+	struct mime_header outer;   /* the message's header block */
+	struct mime_header content; /* its Content-* fields: the entity's header */
 	CMS_ContentInfo *sig;
 	CMS_ContentInfo *env;
 	/* the encryption layer's BIOs while it is open */

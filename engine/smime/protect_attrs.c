@@ -65,7 +65,7 @@ out:
 	return a;
 }
 
-/* ECDH with the KDF and key wrap our EC recipients get (RFC 5753 7.2: the parameter is the wrap). */
+/* ECDH with our KDF and key wrap (RFC 5753 7.2: the parameter names the wrap). */
 static X509_ALGOR *
 ecdh_cap(void)
 {
@@ -119,7 +119,8 @@ add_enc_key_pref(CMS_SignerInfo *si, X509 *x)
 	unsigned char *der = NULL, *p;
 	int nlen, slen, clen, total, r = CS_ERR_INTERNAL;
 
-	if ((nlen = i2d_X509_NAME(issuer, NULL)) <= 0 || (slen = i2d_ASN1_INTEGER(serial, NULL)) <= 0)
+	if ((nlen = i2d_X509_NAME(issuer, NULL)) <= 0 ||
+	    (slen = i2d_ASN1_INTEGER(serial, NULL)) <= 0)
 		return CS_ERR_INTERNAL;
 	clen = nlen + slen;
 	if ((total = ASN1_object_size(1, clen, 0)) <= 0 || (der = malloc((size_t)total)) == NULL)

@@ -53,7 +53,8 @@ int protect_headers_split(const struct mime_header *h, BIO *out, struct mime_hea
 
 /* ----------------------------------------------------------- protect_sign.c */
 
-/* Checks the signer: 0 or CS_ERR_INVALID_ARG (no key or cert, a key that is not the cert's, ...). */
+/* Checks the signer: 0 or CS_ERR_INVALID_ARG (no key or cert, a key that is not the cert's, ...).
+ */
 int protect_signer_check(const struct cs_signer *s);
 
 /* The multipart/signed micalg of the signer's digest ("sha-256" ...). */

@@ -101,7 +101,8 @@ add_certs(CMS_ContentInfo *cms, const struct cs_signer *s)
 		if ((r = add_cert_once(cms, added, x)) != 0)
 			goto out;
 	}
-	/* The certificate SMIMEEncryptionKeyPreference names, so that a correspondent can install it. */
+	/* The certificate SMIMEEncryptionKeyPreference names, so that a correspondent can install
+	 * it. */
 	if (s->encryption_cert != NULL && (r = add_cert_once(cms, added, s->encryption_cert)) != 0)
 		goto out;
 	r = 0;

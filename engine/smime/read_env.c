@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <openssl/cms.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/provider.h>
 #include <openssl/x509.h>
@@ -169,27 +170,45 @@ describe_cipher(int nid, struct cs_layer *layer)
 }
 
 /*
- * RC2 and single DES (Windows, old mail) live in OpenSSL's legacy provider,
- * loaded only when a message needs a cipher the default provider lacks, and
- * then kept for the process. Two threads racing here load it twice, which
- * only costs a reference.
+ * RC2 and single DES (Windows, old mail) live in OpenSSL's legacy provider.
+ * Loading it into the default library context would make MD4 and the like
+ * available to every later signature check in the process, so it gets a
+ * library context of its own (with the default provider beside it), used
+ * only for a content cipher the default provider lacks. Key operations still
+ * reach a token key's provider through the key.
  */
+static CRYPTO_ONCE legacy_once = CRYPTO_ONCE_STATIC_INIT;
+static OSSL_LIB_CTX *legacy_ctx;
+
 static void
-ensure_cipher(int nid)
+legacy_init(void)
 {
-	static OSSL_PROVIDER *legacy;
+	OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+
+	if (ctx != NULL && OSSL_PROVIDER_load(ctx, "default") != NULL &&
+	    OSSL_PROVIDER_load(ctx, "legacy") != NULL)
+		legacy_ctx = ctx;
+	else
+		OSSL_LIB_CTX_free(ctx);
+	ERR_clear_error();
+}
+
+/* The library context for content cipher nid: NULL (default) or the legacy one. */
+static OSSL_LIB_CTX *
+cipher_libctx(int nid)
+{
 	EVP_CIPHER *cipher;
 
 	if (nid == NID_undef)
-		return;
+		return NULL;
 	if ((cipher = EVP_CIPHER_fetch(NULL, OBJ_nid2sn(nid), NULL)) != NULL) {
 		EVP_CIPHER_free(cipher);
-		return;
+		return NULL;
 	}
 	ERR_clear_error();
-	if (legacy == NULL)
-		legacy = OSSL_PROVIDER_try_load(NULL, "legacy", 1);
-	ERR_clear_error();
+	if (!CRYPTO_THREAD_run_once(&legacy_once, legacy_init))
+		return NULL;
+	return legacy_ctx;
 }
 
 /* The ICV length of GCMParameters (RFC 5084: default 12); 0 if unusable. */
@@ -315,6 +334,7 @@ rd_enveloped(struct rd_ctx *c, struct ber *b, int auth, int level)
 	struct env_src es;
 	struct rd_in plain;
 	CMS_ContentInfo *cms = NULL;
+	OSSL_LIB_CTX *libctx;
 	X509_ALGOR *calg = NULL;
 	BIO *bio = NULL, *cbio;
 	const unsigned char *p;
@@ -385,12 +405,16 @@ rd_enveloped(struct rd_ctx *c, struct ber *b, int auth, int level)
 		if (r != 0)
 			goto out;
 	}
+	/* Decoding into a ContentInfo made in a library context keeps that context. */
+	if ((libctx = cipher_libctx(nid)) != NULL && (cms = CMS_ContentInfo_new_ex(libctx, NULL)) == NULL) {
+		r = CS_ERR_NOMEM;
+		goto out;
+	}
 	p = ci.data;
-	if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)ci.len)) == NULL) {
+	if (d2i_CMS_ContentInfo(&cms, &p, (long)ci.len) == NULL) {
 		r = CS_ERR_BAD_FORMAT;
 		goto out;
 	}
-	ensure_cipher(nid);
 	/* From here on, output waits in the spill until the whole message is through. */
 	if (c->sink.spill == NULL && (r = spill_open(c->opts->spill_dir, &c->sink.spill)) != 0)
 		goto out;
