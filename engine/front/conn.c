@@ -238,6 +238,18 @@ request_main(void *arg)
 	case CS_MSG_READ:
 		handle_read(rq);
 		break;
+	case CS_MSG_SIGN_DATA:
+		handle_sign_data(rq);
+		break;
+	case CS_MSG_VERIFY_DATA:
+		handle_verify_data(rq);
+		break;
+	case CS_MSG_ENCRYPT_DATA:
+		handle_encrypt_data(rq);
+		break;
+	case CS_MSG_DECRYPT_DATA:
+		handle_decrypt_data(rq);
+		break;
 	default:
 		client_send_error(cl, rq->id, CS_ERR_UNKNOWN_TYPE, NULL);
 		break;
@@ -262,7 +274,9 @@ static int
 known_request(uint8_t type)
 {
 	return type == CS_MSG_STATUS || type == CS_MSG_CERTS_IMPORT || type == CS_MSG_SUBSCRIBE ||
-	       type == CS_MSG_PROTECT || type == CS_MSG_READ;
+	       type == CS_MSG_PROTECT || type == CS_MSG_READ || type == CS_MSG_SIGN_DATA ||
+	       type == CS_MSG_VERIFY_DATA || type == CS_MSG_ENCRYPT_DATA ||
+	       type == CS_MSG_DECRYPT_DATA;
 }
 
 static void
@@ -294,7 +308,8 @@ start_request(struct client *cl, uint8_t type, uint32_t id, const uint8_t *body,
 	memcpy(rq->body, body, len);
 	rq->body_len = len;
 	cs_buf_init(&rq->in, CS_PROTO_WINDOW + CS_PROTO_MAX_CHUNK);
-	rq->granted = type == CS_MSG_PROTECT || type == CS_MSG_READ ? CS_PROTO_WINDOW : 0;
+	/* Requests with content get their first window when the handler opens the input. */
+	rq->granted = 0;
 	pthread_mutex_lock(&cl->lock);
 	rq->next = cl->requests;
 	cl->requests = rq;

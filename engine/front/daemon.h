@@ -98,6 +98,19 @@ void handle_certs_import(struct request *rq);
 void handle_subscribe(struct request *rq);
 void handle_protect(struct request *rq);
 void handle_read(struct request *rq);
+void handle_sign_data(struct request *rq);
+void handle_verify_data(struct request *rq);
+void handle_encrypt_data(struct request *rq);
+void handle_decrypt_data(struct request *rq);
+
+/*
+ * The READ machinery on an input BIO. READ_MAIL: a message. The data modes
+ * take a bare CMS entity: no sender address to compare (an address mismatch
+ * alone is no fault there), and DECRYPT_DATA reports every failure as the
+ * same CS_ERR_DECRYPT.
+ */
+enum read_mode { READ_MAIL, READ_VERIFY_DATA, READ_DECRYPT_DATA };
+void read_request_run(struct request *rq, BIO *in, enum read_mode mode);
 
 /*
  * Makes ctx the keyd context of this thread: the client's display hints, the

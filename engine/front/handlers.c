@@ -181,8 +181,17 @@ handle_status(struct request *rq)
 	}
 	cs_json_array_end(&j);
 	cs_json_array_begin(&j, "identities");
-	for (i = 0; i < n_ids; i++)
+	for (i = 0; i < n_ids; i++) {
+		const unsigned char *p = ids[i].cert_der;
+		X509 *x = d2i_X509(NULL, &p, (long)ids[i].cert_len);
+
+		/* Remembered, so a later READ can name this card when it is out. */
+		if (x != NULL)
+			(void)cs_store_remember_identity(rq->cl->d->store, ids[i].key_uri,
+			                                 ids[i].token_label, ids[i].token_serial, x);
+		X509_free(x);
 		json_identity(&j, &ids[i]);
+	}
 	cs_json_array_end(&j);
 	cs_json_object_end(&j);
 	r = cs_json_finish(&j);

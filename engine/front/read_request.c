@@ -3,6 +3,7 @@
  * token is out), verifies against the configured anchors and CRLs, streams
  * the innermost message back and replies with the report as JSON.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,8 +193,144 @@ report_json(const struct read_job *job, const struct cs_read_report *rep, struct
 	return cs_json_finish(&j);
 }
 
+/*
+ * VERIFY_DATA wants the signed content itself; READ writes it as a message
+ * whose only header is "MIME-Version: 1.0". This filter drops exactly that
+ * leading header block (and nothing if the output does not start with it).
+ */
+static const char mime_version_head[] = "MIME-Version: 1.0\r\n\r\n";
+
+struct strip_state {
+	size_t matched;         /* bytes of the head seen so far */
+	int done;               /* decided: passing everything through */
+};
+
+static int
+strip_write(BIO *bio, const char *data, int size)
+{
+	struct strip_state *st = BIO_get_data(bio);
+	BIO *next = BIO_next(bio);
+	size_t head = sizeof(mime_version_head) - 1, i = 0;
+	int put;
+
+	if (size <= 0)
+		return 0;
+	while (!st->done && i < (size_t)size) {
+		if (data[i] != mime_version_head[st->matched]) {
+			/* Not the head after all: release what was held back, then go on. */
+			st->done = 1;
+			if (st->matched > 0 && BIO_write(next, mime_version_head, (int)st->matched) !=
+			                           (int)st->matched)
+				return -1;
+			break;
+		}
+		st->matched++;
+		i++;
+		if (st->matched == head)
+			st->done = 1;
+	}
+	if (i == (size_t)size)
+		return size;
+	put = BIO_write(next, data + i, size - (int)i);
+	return put < 0 ? put : (int)i + put;
+}
+
+static long
+strip_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	return BIO_ctrl(BIO_next(bio), cmd, num, ptr);
+}
+
+static int
+strip_destroy(BIO *bio)
+{
+	struct strip_state *st = BIO_get_data(bio);
+
+	/* Content that was only the start of the head: it was content after all. */
+	if (st != NULL && !st->done && st->matched > 0 && BIO_next(bio) != NULL)
+		(void)BIO_write(BIO_next(bio), mime_version_head, (int)st->matched);
+	free(st);
+	BIO_set_data(bio, NULL);
+	return 1;
+}
+
+static BIO_METHOD *strip_method;
+static pthread_once_t strip_once = PTHREAD_ONCE_INIT;
+
+static void
+make_strip_method(void)
+{
+	strip_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "cardseal-strip-head");
+	if (strip_method != NULL) {
+		BIO_meth_set_write(strip_method, strip_write);
+		BIO_meth_set_ctrl(strip_method, strip_ctrl);
+		BIO_meth_set_destroy(strip_method, strip_destroy);
+	}
+}
+
+/* Pushes the filter in front of out; returns the chain, or NULL (out freed). */
+static BIO *
+strip_mime_version(BIO *out)
+{
+	struct strip_state *st;
+	BIO *filter;
+
+	pthread_once(&strip_once, make_strip_method);
+	if (strip_method == NULL || (st = calloc(1, sizeof(*st))) == NULL ||
+	    (filter = BIO_new(strip_method)) == NULL) {
+		BIO_free(out);
+		return NULL;
+	}
+	BIO_set_data(filter, st);
+	BIO_set_init(filter, 1);
+	return BIO_push(filter, out);
+}
+
+/* Data modes: with no From: to compare, an address mismatch alone is no fault. */
+static void
+forgive_address(struct cs_read_report *rep)
+{
+	size_t i;
+	enum cs_verdict worst = CS_VERDICT_UNSIGNED;
+
+	for (i = 0; i < rep->n_layers; i++) {
+		struct cs_layer *l = &rep->layers[i];
+
+		if (l->kind != CS_LAYER_SIGNED)
+			continue;
+		l->reasons &= ~CS_REASON_ADDRESS_MISMATCH;
+		if (l->verdict == CS_VERDICT_MISMATCH)
+			l->verdict = CS_VERDICT_VALID;
+		/* Worst first: invalid, revoked, expired, untrusted, then valid. */
+		if (worst == CS_VERDICT_UNSIGNED || l->verdict != CS_VERDICT_VALID)
+			worst = l->verdict;
+	}
+	rep->verdict = worst;
+}
+
 void
 handle_read(struct request *rq)
+{
+	BIO *in;
+	struct cs_reader rd;
+	int r;
+
+	cs_reader_init(&rd, rq->body, rq->body_len);
+	(void)cs_read_u32(&rd);         /* flags: none defined yet */
+	if ((r = cs_reader_finish(&rd)) != 0) {
+		client_send_error(rq->cl, rq->id, r, NULL);
+		return;
+	}
+	if ((in = request_input_bio(rq)) == NULL) {
+		client_send_error(rq->cl, rq->id, CS_ERR_NOMEM, NULL);
+		return;
+	}
+	read_request_run(rq, in, READ_MAIL);
+	BIO_free(in);
+}
+
+void
+read_request_run(struct request *rq, BIO *in, enum read_mode mode)
 {
 	struct daemon *d = rq->cl->d;
 	struct read_job job;
@@ -203,9 +340,8 @@ handle_read(struct request *rq)
 	struct key_arg *args = NULL;
 	struct keyd_op_context ctx;
 	STACK_OF(X509) *intermediates = NULL;
-	struct cs_reader rd;
 	struct cs_buf json;
-	BIO *in = NULL, *out = NULL;
+	BIO *out = NULL;
 	size_t i;
 	int r;
 
@@ -215,10 +351,6 @@ handle_read(struct request *rq)
 	cs_buf_init(&json, CS_PROTO_MAX_FRAME - 64);
 	job.rq = rq;
 	job.used_identity = -1;
-	cs_reader_init(&rd, rq->body, rq->body_len);
-	(void)cs_read_u32(&rd);         /* flags: none defined yet */
-	if ((r = cs_reader_finish(&rd)) != 0)
-		goto out;
 	request_set_keyd_context(rq, &ctx, "Decrypt a message you received");
 	if ((r = front_identities(d, &job.ids, &job.n_ids)) != 0)
 		goto out;
@@ -243,24 +375,35 @@ handle_read(struct request *rq)
 	opts.intermediates = intermediates;
 	opts.progress = on_progress;
 	opts.progress_arg = rq;
-	if ((in = request_input_bio(rq)) == NULL || (out = request_output_bio(rq, 0)) == NULL) {
+	if ((out = request_output_bio(rq, 0)) == NULL ||
+	    (mode == READ_VERIFY_DATA && (out = strip_mime_version(out)) == NULL)) {
 		r = CS_ERR_NOMEM;
 		goto out;
 	}
 	if ((r = cs_read(in, out, &opts, &rep)) != 0)
 		goto out;
+	if (mode != READ_MAIL)
+		forgive_address(&rep);
+	if (mode == READ_DECRYPT_DATA &&
+	    (rep.n_layers == 0 || rep.layers[0].kind != CS_LAYER_ENCRYPTED)) {
+		r = CS_ERR_BAD_FORMAT;          /* not encrypted data */
+		goto out;
+	}
 	if ((r = request_end_stream(rq, 0)) != 0 || (r = report_json(&job, &rep, &json)) != 0)
 		goto out;
 out:
 	keyd_client_set_thread_context(NULL);
+	/* RFC 3218: for scripts, every decryption failure looks the same. */
+	if (mode == READ_DECRYPT_DATA && r != 0 && r != CS_ERR_CANCELLED && r != CS_ERR_NO_TOKEN &&
+	    r != CS_ERR_NO_KEY)
+		r = CS_ERR_DECRYPT;
 	if (r == 0)
 		(void)client_send_ok_json(rq->cl, rq->id, &json);
 	else
 		client_send_error(rq->cl, rq->id, r, NULL);
 	if (r != 0 && r != CS_ERR_CANCELLED)
 		cs_log(LOG_INFO, "client %u: READ failed: %s", rq->cl->id, cs_strerror(r));
-	BIO_free(in);
-	BIO_free(out);
+	BIO_free_all(out);
 	cs_read_report_clear(&rep);
 	sk_X509_pop_free(intermediates, X509_free);
 	free(idents);

@@ -180,6 +180,9 @@ request_input_bio(struct request *rq)
 	BIO_set_data(bio, rq);
 	BIO_set_init(bio, 1);
 	/* The first window: the client may send this much before we ask for more. */
+	pthread_mutex_lock(&rq->cl->lock);
+	rq->granted += CS_PROTO_WINDOW;
+	pthread_mutex_unlock(&rq->cl->lock);
 	if (send_window(rq, CS_PROTO_WINDOW) != 0) {
 		BIO_free(bio);
 		return NULL;

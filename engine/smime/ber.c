@@ -72,7 +72,7 @@ ber_next(struct ber *b, struct ber_tlv *t)
 	t->id = p[i++];
 	t->cons = (t->id & BER_CONS_BIT) != 0;
 	if (t->id == 0)
-		return CS_ERR_BAD_FORMAT;    /* end-of-contents where an element must be */
+		return CS_ERR_BAD_FORMAT; /* end-of-contents where an element must be */
 	if ((t->id & 0x1f) != 0x1f) {
 		t->tag = t->id & 0x1f;
 	} else {
@@ -210,7 +210,7 @@ ber_skip(struct ber *b, const struct ber_tlv *t)
 int
 ber_capture(struct ber *b, const struct ber_tlv *t, struct cs_buf *out)
 {
-	static const uint8_t eoc[2] = { 0, 0 };
+	static const uint8_t eoc[2] = {0, 0};
 	struct ber_tlv c;
 	uint8_t *p;
 	int end, r;

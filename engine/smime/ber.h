@@ -28,26 +28,26 @@
 #define BER_OID 0x06
 #define BER_SEQ 0x30
 #define BER_SET 0x31
-#define BER_CTX(n) (0x80 | (n))          /* [n] primitive */
-#define BER_CTX_CONS(n) (0xa0 | (n))     /* [n] constructed */
+#define BER_CTX(n) (0x80 | (n))      /* [n] primitive */
+#define BER_CTX_CONS(n) (0xa0 | (n)) /* [n] constructed */
 #define BER_CONS_BIT 0x20
 
 struct ber_tlv {
-	uint8_t id;             /* first identifier octet (low bits 0x1f for tag numbers >= 31) */
-	uint32_t tag;           /* tag number */
-	int cons;               /* constructed */
-	int indef;              /* indefinite length (constructed only) */
-	uint64_t len;           /* content length, when definite */
-	uint8_t hdr[16];        /* identifier and length octets as read */
+	uint8_t id;      /* first identifier octet (low bits 0x1f for tag numbers >= 31) */
+	uint32_t tag;    /* tag number */
+	int cons;        /* constructed */
+	int indef;       /* indefinite length (constructed only) */
+	uint64_t len;    /* content length, when definite */
+	uint8_t hdr[16]; /* identifier and length octets as read */
 	size_t hdr_len;
 };
 
 struct ber {
 	struct rd_in *in;
-	int depth;              /* open containers */
+	int depth; /* open containers */
 	struct {
 		int indef;
-		uint64_t end;   /* offset (in->total) of the end, when definite */
+		uint64_t end; /* offset (in->total) of the end, when definite */
 	} st[BER_MAX_DEPTH];
 };
 
@@ -93,8 +93,7 @@ int ber_skip_rest(struct ber *b);
 int ber_capture(struct ber *b, const struct ber_tlv *t, struct cs_buf *out);
 
 /* Reads the value of the primitive t into buf; CS_ERR_TOO_LARGE if over cap. */
-int ber_read_prim(struct ber *b, const struct ber_tlv *t, uint8_t *buf, size_t cap,
-                  size_t *ret_n);
+int ber_read_prim(struct ber *b, const struct ber_tlv *t, uint8_t *buf, size_t cap, size_t *ret_n);
 
 /*
  * The content octets of an OCTET STRING (or an implicitly tagged one) as a
@@ -105,7 +104,7 @@ struct ber_octets {
 	struct rd_src src;
 	struct ber *b;
 	int base_depth;
-	uint64_t left;          /* bytes left in the current primitive segment */
+	uint64_t left; /* bytes left in the current primitive segment */
 	int done;
 };
 int ber_octets_init(struct ber_octets *o, struct ber *b, const struct ber_tlv *t);

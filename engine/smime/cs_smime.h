@@ -175,6 +175,23 @@ struct cs_read_opts {
  * file encrypted under a fresh key). Every decryption failure is
  * CS_ERR_DECRYPT (RFC 3218). A message that is not protected gives 0 with
  * verdict UNSIGNED and the message copied.
+ *
+ * Output of a protected message: the outer header fields except Content-*
+ * and MIME-Version, as received; "MIME-Version: 1.0"; the Content-* fields
+ * of the innermost entity (its other fields are dropped); its body, byte for
+ * byte. Once any layer is encrypted, everything waits in the spill and out
+ * receives nothing unless cs_read returns 0; for signed-only messages out
+ * may hold a partial message on failure (write to a temporary file, rename).
+ * Only the top-level entity counts: protected parts inside a multipart/mixed
+ * are not opened (no layers, unprotected_parts counts the parts beside them).
+ * Verification failures are verdicts, not errors. Returns 0,
+ * CS_ERR_NOT_FOUND (no identity is a recipient), get_key's own error
+ * (CS_ERR_NO_TOKEN, CS_ERR_CANCELLED ...), CS_ERR_DECRYPT,
+ * CS_ERR_BAD_FORMAT / CS_ERR_TRUNCATED (malformed MIME or CMS, CMS types
+ * not read: compressed, digested, encrypted-data, authenticated-data),
+ * CS_ERR_TOO_LARGE (a header, a captured CMS part or the nesting over its
+ * limit: CS_READ_MAX_LAYERS), CS_ERR_IO (in, out or the spill directory),
+ * CS_ERR_NOMEM. The report may hold layers also on failure: always clear it.
  */
 int cs_read(BIO *in, BIO *out, const struct cs_read_opts *opts, struct cs_read_report *report);
 

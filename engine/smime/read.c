@@ -20,11 +20,10 @@
 #include "spill.h"
 #include "verify.h"
 
-static const uint8_t oid_signed_data[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02 };
-static const uint8_t oid_enveloped_data[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03 };
-static const uint8_t oid_auth_enveloped_data[] = {
-	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x17
-};
+static const uint8_t oid_signed_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02};
+static const uint8_t oid_enveloped_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03};
+static const uint8_t oid_auth_enveloped_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+                                                  0x01, 0x09, 0x10, 0x01, 0x17};
 
 int
 rd_layer_new(struct rd_ctx *c, enum cs_layer_kind kind, struct cs_layer **ret)
@@ -40,23 +39,6 @@ rd_layer_new(struct rd_ctx *c, enum cs_layer_kind kind, struct cs_layer **ret)
 	l->identity_index = -1;
 	*ret = l;
 	return 0;
-}
-
-int
-rd_is_protected(const struct rd_ctype *ct)
-{
-	size_t n = strlen(ct->name);
-
-	if (strcmp(ct->type, "multipart") == 0 && strcmp(ct->subtype, "signed") == 0)
-		return strcmp(ct->protocol, "application/pkcs7-signature") == 0 ||
-		       strcmp(ct->protocol, "application/x-pkcs7-signature") == 0;
-	if (strcmp(ct->type, "application") != 0)
-		return 0;
-	if (strcmp(ct->subtype, "pkcs7-mime") == 0 || strcmp(ct->subtype, "x-pkcs7-mime") == 0)
-		return 1;
-	/* Old clients label the CMS blob as an attachment named smime.p7m. */
-	return strcmp(ct->subtype, "octet-stream") == 0 && n > 4 &&
-	       strcmp(ct->name + n - 4, ".p7m") == 0;
 }
 
 /* The ContentInfo of an application/pkcs7-mime body. */
@@ -94,13 +76,14 @@ read_pkcs7(struct rd_ctx *c, struct rd_in *in, const char *cte, int level)
 		goto out;
 	if (oid_len == sizeof(oid_signed_data) && memcmp(oid, oid_signed_data, oid_len) == 0)
 		r = rd_signed_data(c, &b, level);
-	else if (oid_len == sizeof(oid_enveloped_data) && memcmp(oid, oid_enveloped_data, oid_len) == 0)
+	else if (oid_len == sizeof(oid_enveloped_data) &&
+	         memcmp(oid, oid_enveloped_data, oid_len) == 0)
 		r = rd_enveloped(c, &b, 0, level);
 	else if (oid_len == sizeof(oid_auth_enveloped_data) &&
 	         memcmp(oid, oid_auth_enveloped_data, oid_len) == 0)
 		r = rd_enveloped(c, &b, 1, level);
-	else
-		r = CS_ERR_BAD_FORMAT;  /* compressed, digested, encrypted-data ...: not S/MIME we read */
+	else /* compressed, digested, encrypted-data ...: no S/MIME protection we read */
+		r = CS_ERR_BAD_FORMAT;
 	if (r != 0 || (r = ber_leave(&b)) != 0 || (r = ber_leave(&b)) != 0)
 		goto out;
 	/* What follows the ContentInfo is covered by nothing and shown nowhere. */
@@ -124,7 +107,8 @@ write_innermost(struct rd_ctx *c, struct rd_in *in, const struct rd_headers *h)
 	for (i = 0; i < top->n; i++) {
 		if (rd_field_is_content(top, i) || rd_field_is(top, i, "MIME-Version"))
 			continue;
-		if ((r = rd_sink_write(&c->sink, top->raw.data + top->f[i].off, top->f[i].len)) != 0)
+		if ((r = rd_sink_write(&c->sink, top->raw.data + top->f[i].off, top->f[i].len)) !=
+		    0)
 			return r;
 	}
 	if ((r = rd_sink_write(&c->sink, "MIME-Version: 1.0", 17)) != 0 ||
@@ -197,7 +181,7 @@ rd_entity(struct rd_ctx *c, struct rd_in *in, int level)
 	if ((r = rd_header_get(h, "Content-Transfer-Encoding", &v)) != 0)
 		goto out;
 	rd_cte_parse(v, cte, sizeof(cte));
-	if (!rd_is_protected(&ct)) {
+	if (!rd_ctype_protected(&ct)) {
 		if (level == 0)
 			r = rd_copy_unprotected(c, in, h, &ct);
 		else
@@ -231,7 +215,7 @@ cs_read_report_clear(struct cs_read_report *r)
 static int
 release_spill(struct rd_ctx *c, BIO *out)
 {
-	struct rd_sink direct = { .out = out, .spill = NULL };
+	struct rd_sink direct = {.out = out, .spill = NULL};
 	uint8_t *buf;
 	size_t n;
 	int r;

@@ -35,10 +35,9 @@
 #define MAX_RECIPIENTS (1u * 1024 * 1024)
 #define ENV_CHUNK (64u * 1024)
 
-static const uint8_t oid_enveloped_data[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03 };
-static const uint8_t oid_auth_enveloped_data[] = {
-	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x17
-};
+static const uint8_t oid_enveloped_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03};
+static const uint8_t oid_auth_enveloped_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+                                                  0x01, 0x09, 0x10, 0x01, 0x17};
 
 /* The plaintext of the encrypted content, as a source. */
 struct env_src {
@@ -49,10 +48,10 @@ struct env_src {
 	int auth;
 	size_t icv_len;
 	uint8_t *in;
-	uint8_t *out;           /* ENV_CHUNK + a block of room for the cipher */
+	uint8_t *out; /* ENV_CHUNK + a block of room for the cipher */
 	size_t out_pos, out_len;
 	int finished;
-	int status;             /* first error, sticky */
+	int status; /* first error, sticky */
 };
 
 /* After the ciphertext: the rest of the structure, and for GCM the tag. */
@@ -69,12 +68,13 @@ finish_structure(struct env_src *s)
 		return r;
 	if (!s->auth) {
 		/* unprotectedAttrs [1]: nothing we use. */
-		if (id == BER_CTX_CONS(1) && ((r = ber_next(b, &t)) != 0 || (r = ber_skip(b, &t)) != 0))
+		if (id == BER_CTX_CONS(1) &&
+		    ((r = ber_next(b, &t)) != 0 || (r = ber_skip(b, &t)) != 0))
 			return r;
 		return ber_leave(b);
 	}
 	if (id == BER_CTX_CONS(1) || id == BER_CTX_CONS(2))
-		return CS_ERR_DECRYPT;  /* authAttrs (or their 3.0 mis-tagging): see the top */
+		return CS_ERR_DECRYPT; /* authAttrs (or their 3.0 mis-tagging): see the top */
 	if ((r = ber_expect(b, BER_OCTETS, &t)) != 0)
 		return r;
 	if (t.len != s->icv_len)
@@ -136,6 +136,12 @@ env_read(struct rd_src *src, uint8_t *buf, size_t cap, size_t *ret_n)
 	return s->status;
 }
 
+static int
+is_gcm(int nid)
+{
+	return nid == NID_aes_128_gcm || nid == NID_aes_192_gcm || nid == NID_aes_256_gcm;
+}
+
 /* Cipher name and weakness for the report. */
 static void
 describe_cipher(int nid, struct cs_layer *layer)
@@ -145,11 +151,11 @@ describe_cipher(int nid, struct cs_layer *layer)
 		const char *name;
 		int weak;
 	} names[] = {
-		{ NID_aes_256_gcm, "AES-256-GCM", 0 }, { NID_aes_192_gcm, "AES-192-GCM", 0 },
-		{ NID_aes_128_gcm, "AES-128-GCM", 0 }, { NID_aes_256_cbc, "AES-256-CBC", 0 },
-		{ NID_aes_192_cbc, "AES-192-CBC", 0 }, { NID_aes_128_cbc, "AES-128-CBC", 0 },
-		{ NID_des_ede3_cbc, "DES-EDE3-CBC", 1 }, { NID_rc2_cbc, "RC2-CBC", 1 },
-		{ NID_des_cbc, "DES-CBC", 1 },
+	    {NID_aes_256_gcm, "AES-256-GCM", 0},   {NID_aes_192_gcm, "AES-192-GCM", 0},
+	    {NID_aes_128_gcm, "AES-128-GCM", 0},   {NID_aes_256_cbc, "AES-256-CBC", 0},
+	    {NID_aes_192_cbc, "AES-192-CBC", 0},   {NID_aes_128_cbc, "AES-128-CBC", 0},
+	    {NID_des_ede3_cbc, "DES-EDE3-CBC", 1}, {NID_rc2_cbc, "RC2-CBC", 1},
+	    {NID_des_cbc, "DES-CBC", 1},
 	};
 	size_t i;
 
@@ -338,7 +344,7 @@ rd_enveloped(struct rd_ctx *c, struct ber *b, int auth, int level)
 	X509_ALGOR *calg = NULL;
 	BIO *bio = NULL, *cbio;
 	const unsigned char *p;
-	uint8_t id, zero[16] = { 0 };
+	uint8_t id, zero[16] = {0};
 	int nid, r, r2;
 
 	memset(&es, 0, sizeof(es));
@@ -358,7 +364,8 @@ rd_enveloped(struct rd_ctx *c, struct ber *b, int auth, int level)
 	    (r = ber_expect(b, BER_INTEGER, &t)) != 0 || (r = ber_capture(b, &t, &ver)) != 0 ||
 	    (r = ber_peek(b, &id)) != 0)
 		goto out;
-	if (id == BER_CTX_CONS(0) && ((r = ber_next(b, &t)) != 0 || (r = ber_capture(b, &t, &orig)) != 0))
+	if (id == BER_CTX_CONS(0) &&
+	    ((r = ber_next(b, &t)) != 0 || (r = ber_capture(b, &t, &orig)) != 0))
 		goto out;
 	if ((r = ber_expect(b, BER_SET, &t)) != 0 || (r = ber_capture(b, &t, &ris)) != 0 ||
 	    (r = ber_expect(b, BER_SEQ, &t)) != 0 || (r = ber_enter(b, &t)) != 0 ||
@@ -378,8 +385,17 @@ rd_enveloped(struct rd_ctx *c, struct ber *b, int auth, int level)
 	}
 	nid = OBJ_obj2nid(calg->algorithm);
 	describe_cipher(nid, layer);
+	/*
+	 * AuthEnvelopedData must use an AEAD cipher, or "integrity
+	 * protected" would be a lie; EnvelopedData must not (no tag would be
+	 * checked).
+	 */
+	if (is_gcm(nid) != auth) {
+		r = CS_ERR_DECRYPT;
+		goto out;
+	}
 	if (auth) {
-		/* A MAC of the right length stands in for the tag, which comes after the content. */
+		/* A MAC of the right length stands in for the tag, which follows the content. */
 		if ((es.icv_len = gcm_icv_len(calg)) == 0) {
 			r = CS_ERR_DECRYPT;
 			goto out;
@@ -392,21 +408,22 @@ rd_enveloped(struct rd_ctx *c, struct ber *b, int auth, int level)
 		goto out;
 	{
 		struct cs_buf eci_seq;
-		const struct cs_buf *parts[] = { &ver, &orig, &ris, &eci_seq, &mac };
+		const struct cs_buf *parts[] = {&ver, &orig, &ris, &eci_seq, &mac};
 
 		cs_buf_init(&eci_seq, 4 * MAX_SMALL);
 		r = der_put(&eci_seq, BER_SEQ, eci.data, eci.len);
 		if (r == 0)
-			r = der_content_info(&ci, auth ? oid_auth_enveloped_data : oid_enveloped_data,
-			                     auth ? sizeof(oid_auth_enveloped_data)
-			                          : sizeof(oid_enveloped_data),
-			                     parts, sizeof(parts) / sizeof(parts[0]));
+			r = der_content_info(
+			    &ci, auth ? oid_auth_enveloped_data : oid_enveloped_data,
+			    auth ? sizeof(oid_auth_enveloped_data) : sizeof(oid_enveloped_data),
+			    parts, sizeof(parts) / sizeof(parts[0]));
 		cs_buf_clear(&eci_seq);
 		if (r != 0)
 			goto out;
 	}
 	/* Decoding into a ContentInfo made in a library context keeps that context. */
-	if ((libctx = cipher_libctx(nid)) != NULL && (cms = CMS_ContentInfo_new_ex(libctx, NULL)) == NULL) {
+	if ((libctx = cipher_libctx(nid)) != NULL &&
+	    (cms = CMS_ContentInfo_new_ex(libctx, NULL)) == NULL) {
 		r = CS_ERR_NOMEM;
 		goto out;
 	}
@@ -420,7 +437,8 @@ rd_enveloped(struct rd_ctx *c, struct ber *b, int auth, int level)
 		goto out;
 	if ((r = unwrap_key(c, cms, layer)) != 0)
 		goto out;
-	if ((bio = CMS_dataInit(cms, NULL)) == NULL || (cbio = BIO_find_type(bio, BIO_TYPE_CIPHER)) == NULL ||
+	if ((bio = CMS_dataInit(cms, NULL)) == NULL ||
+	    (cbio = BIO_find_type(bio, BIO_TYPE_CIPHER)) == NULL ||
 	    BIO_get_cipher_ctx(cbio, &es.ctx) != 1 || es.ctx == NULL) {
 		r = CS_ERR_DECRYPT;
 		goto out;
@@ -433,7 +451,8 @@ rd_enveloped(struct rd_ctx *c, struct ber *b, int auth, int level)
 		r = CS_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = ber_octets_init(&es.o, b, &content)) != 0 || (r = rd_in_init(&plain, &es.src, 0)) != 0)
+	if ((r = ber_octets_init(&es.o, b, &content)) != 0 ||
+	    (r = rd_in_init(&plain, &es.src, 0)) != 0)
 		goto out;
 	r = rd_entity(c, &plain, level + 1);
 	if (r == 0) {

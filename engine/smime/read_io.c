@@ -45,7 +45,7 @@ rd_in_fill(struct rd_in *in, size_t want)
 			return in->err;
 		if (in->eof)
 			return 0;
-		/* Compact when the free tail is too small for the request or for an efficient read. */
+		/* Compact when the free tail is too small for the request or for a good read. */
 		if (in->pos > 0 && (in->cap - in->len < want - rd_in_avail(in) ||
 		                    in->cap - in->len < in->cap / 4)) {
 			memmove(in->buf, in->buf + in->pos, rd_in_avail(in));
@@ -256,23 +256,23 @@ rd_tap_src_init(struct rd_tap_src *s, struct rd_src *inner,
 /* 0..63: value; 64: skipped white space; 65: padding; 66: not allowed. */
 enum { B64_SKIP = 64, B64_PAD = 65, B64_BAD = 66 };
 
-static uint8_t b64_table[256];
-
-static void
-b64_table_init(void)
-{
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	int i;
-
-	if (b64_table['A'] == 0 && b64_table['B'] == 1)
-		return;
-	memset(b64_table, B64_BAD, sizeof(b64_table));
-	for (i = 0; i < 64; i++)
-		b64_table[(uint8_t)alphabet[i]] = (uint8_t)i;
-	b64_table[' '] = b64_table['\t'] = b64_table['\r'] = b64_table['\n'] = B64_SKIP;
-	b64_table['='] = B64_PAD;
-}
+/*
+ * Constant, so that concurrent readers share it without initialisation
+ * (RFC 2045 alphabet; space, tab, CR, LF skipped; '=' padding).
+ */
+static const uint8_t b64_table[256] = {
+    66, 66, 66, 66, 66, 66, 66, 66, 66, 64, 64, 66, 66, 64, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66,
+    66, 66, 66, 66, 66, 66, 66, 66, 64, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 62, 66, 66, 66, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 66, 66, 66, 65, 66, 66, 66, 0,  1,  2,  3,  4,  5,  6,
+    7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 66, 66, 66, 66, 66,
+    66, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48,
+    49, 50, 51, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66,
+    66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66,
+    66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66,
+    66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66,
+    66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66,
+    66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66,
+};
 
 /* Hands out decoded bytes, keeping what does not fit for the next call. */
 static void
@@ -322,7 +322,7 @@ b64_src_read(struct rd_src *src, uint8_t *buf, size_t cap, size_t *ret_n)
 		}
 		p = rd_in_ptr(s->in);
 		for (i = 0; i < avail && n < cap && s->nstash == 0; i++) {
-			/* Whole quanta of alphabet characters, the bulk of any body, four at a time. */
+			/* Whole quanta of alphabet characters (most of a body), four at a time. */
 			while (s->nacc == 0 && s->npad == 0 && avail - i >= 4 && cap - n >= 3) {
 				uint32_t a = b64_table[p[i]], b = b64_table[p[i + 1]];
 				uint32_t c = b64_table[p[i + 2]], d = b64_table[p[i + 3]];
@@ -369,7 +369,6 @@ b64_src_read(struct rd_src *src, uint8_t *buf, size_t cap, size_t *ret_n)
 void
 rd_b64_src_init(struct rd_b64_src *s, struct rd_in *in)
 {
-	b64_table_init();
 	memset(s, 0, sizeof(*s));
 	s->src.read = b64_src_read;
 	s->in = in;

@@ -32,11 +32,11 @@ struct rd_in {
 	struct rd_src *src;
 	uint8_t *buf;
 	size_t cap;
-	size_t pos;             /* next unread byte */
-	size_t len;             /* end of valid bytes */
-	int eof;                /* the source has ended */
-	int err;                /* first error of the source, sticky */
-	uint64_t total;         /* bytes consumed so far (offset of buf[pos]) */
+	size_t pos;     /* next unread byte */
+	size_t len;     /* end of valid bytes */
+	int eof;        /* the source has ended */
+	int err;        /* first error of the source, sticky */
+	uint64_t total; /* bytes consumed so far (offset of buf[pos]) */
 };
 
 /* Returns 0 or CS_ERR_NOMEM; cap 0 means RD_BUF_SIZE. */
@@ -126,10 +126,10 @@ void rd_tap_src_init(struct rd_tap_src *s, struct rd_src *inner,
 struct rd_b64_src {
 	struct rd_src src;
 	struct rd_in *in;
-	uint32_t acc;           /* bits of the quantum being collected */
-	unsigned nacc;          /* sextets in acc */
-	unsigned npad;          /* '=' seen */
-	uint8_t stash[3];       /* decoded bytes that did not fit the caller's buffer */
+	uint32_t acc;     /* bits of the quantum being collected */
+	unsigned nacc;    /* sextets in acc */
+	unsigned npad;    /* '=' seen */
+	uint8_t stash[3]; /* decoded bytes that did not fit the caller's buffer */
 	unsigned nstash, stash_pos;
 	int done;
 };

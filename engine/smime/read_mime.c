@@ -51,23 +51,28 @@ append_line(struct rd_in *in, struct rd_headers *h, size_t field_start)
 	}
 }
 
-/* Length of a field name at p followed by ':', or 0 if the line is no field. */
+/*
+ * Length of a field name at p followed by ':' (white space before the colon
+ * allowed, RFC 5322 4.5.3), or 0 if the line is no field. *ret_value is
+ * where the value starts, after the colon.
+ */
 static size_t
-field_name_len(const uint8_t *p, size_t n)
+field_name_len(const uint8_t *p, size_t n, size_t *ret_value)
 {
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < n && i <= MAX_NAME; i++) {
-		if (p[i] == ':')
-			return i;
-		if (p[i] < 33 || p[i] > 126)
-			return 0;
-	}
-	return 0;
+	for (i = 0; i < n && i <= MAX_NAME && p[i] > 32 && p[i] < 127 && p[i] != ':'; i++)
+		;
+	for (k = i; k < n && (p[k] == ' ' || p[k] == '\t'); k++)
+		;
+	if (i == 0 || k == n || p[k] != ':')
+		return 0;
+	*ret_value = k + 1;
+	return i;
 }
 
 static int
-add_field(struct rd_headers *h, size_t off, size_t name_len)
+add_field(struct rd_headers *h, size_t off, size_t name_len, size_t value_off)
 {
 	struct rd_field *f;
 	size_t cap;
@@ -83,6 +88,7 @@ add_field(struct rd_headers *h, size_t off, size_t name_len)
 	}
 	h->f[h->n].off = off;
 	h->f[h->n].name_len = name_len;
+	h->f[h->n].value_off = value_off;
 	h->f[h->n].len = 0;
 	h->n++;
 	return 0;
@@ -92,11 +98,11 @@ int
 rd_headers_read(struct rd_in *in, struct rd_headers *h)
 {
 	const uint8_t *p;
-	size_t avail, name_len, start;
+	size_t avail, name_len, value_off = 0, start;
 	int r;
 
 	for (;;) {
-		if ((r = rd_in_fill(in, MAX_NAME + 2)) != 0)
+		if ((r = rd_in_fill(in, 2 * MAX_NAME)) != 0)
 			return r;
 		avail = rd_in_avail(in);
 		p = rd_in_ptr(in);
@@ -108,10 +114,10 @@ rd_headers_read(struct rd_in *in, struct rd_headers *h)
 			rd_in_consume(in, h->end_len);
 			return 0;
 		}
-		if ((name_len = field_name_len(p, avail)) == 0)
-			return 0;       /* not a field: the body starts here */
+		if ((name_len = field_name_len(p, avail, &value_off)) == 0)
+			return 0; /* not a field: the body starts here */
 		start = h->raw.len;
-		if ((r = add_field(h, start, name_len)) != 0)
+		if ((r = add_field(h, start, name_len, value_off)) != 0)
 			return r;
 		/* The field, then its continuation lines (those starting with white space). */
 		do {
@@ -119,7 +125,8 @@ rd_headers_read(struct rd_in *in, struct rd_headers *h)
 				return r;
 			if ((r = rd_in_fill(in, 1)) != 0)
 				return r;
-		} while (rd_in_avail(in) > 0 && (rd_in_ptr(in)[0] == ' ' || rd_in_ptr(in)[0] == '\t'));
+		} while (rd_in_avail(in) > 0 &&
+		         (rd_in_ptr(in)[0] == ' ' || rd_in_ptr(in)[0] == '\t'));
 		h->f[h->n - 1].len = h->raw.len - start;
 		if (h->n == 1)
 			h->crlf = h->raw.len >= 2 && h->raw.data[h->raw.len - 2] == '\r';
@@ -140,7 +147,8 @@ rd_field_is_content(const struct rd_headers *h, size_t i)
 {
 	const struct rd_field *f = &h->f[i];
 
-	return f->name_len >= 8 && strncasecmp((const char *)h->raw.data + f->off, "content-", 8) == 0;
+	return f->name_len >= 8 &&
+	       strncasecmp((const char *)h->raw.data + f->off, "content-", 8) == 0;
 }
 
 int
@@ -159,8 +167,8 @@ rd_header_get(const struct rd_headers *h, const char *name, char **ret)
 	if (i == h->n)
 		return 0;
 	f = &h->f[i];
-	p = h->raw.data + f->off + f->name_len + 1;
-	len = f->len - f->name_len - 1;
+	p = h->raw.data + f->off + f->value_off;
+	len = f->len - f->value_off;
 	if ((s = malloc(len + 1)) == NULL)
 		return CS_ERR_NOMEM;
 	/* Unfolding drops the line ends; a NUL would cut the value short, so it becomes a space. */
@@ -296,7 +304,8 @@ rd_ctype_parse(const char *value, struct rd_ctype *ct)
 		} else if (strcmp(attr, "micalg") == 0 && strlen(val) < sizeof(ct->micalg)) {
 			strcpy(ct->micalg, val);
 			lower(ct->micalg);
-		} else if (strcmp(attr, "smime-type") == 0 && strlen(val) < sizeof(ct->smime_type)) {
+		} else if (strcmp(attr, "smime-type") == 0 &&
+		           strlen(val) < sizeof(ct->smime_type)) {
 			strcpy(ct->smime_type, val);
 			lower(ct->smime_type);
 		} else if (strcmp(attr, "name") == 0 && strlen(val) < sizeof(ct->name)) {
@@ -307,6 +316,25 @@ rd_ctype_parse(const char *value, struct rd_ctype *ct)
 	/* A boundary ending in a space is not allowed and would never match a trimmed line. */
 	if (ct->boundary[0] != 0 && ct->boundary[strlen(ct->boundary) - 1] == ' ')
 		ct->boundary[0] = 0;
+}
+
+int
+rd_ctype_protected(const struct rd_ctype *ct)
+{
+	size_t n;
+
+	if (strcmp(ct->type, "multipart") == 0)
+		return strcmp(ct->subtype, "signed") == 0 &&
+		       (strcmp(ct->protocol, "application/pkcs7-signature") == 0 ||
+		        strcmp(ct->protocol, "application/x-pkcs7-signature") == 0);
+	if (strcmp(ct->type, "application") != 0)
+		return 0;
+	if (strcmp(ct->subtype, "pkcs7-mime") == 0 || strcmp(ct->subtype, "x-pkcs7-mime") == 0)
+		return 1;
+	/* Old clients label the CMS blob as an attachment named smime.p7m. */
+	n = strnlen(ct->name, sizeof(ct->name));
+	return strcmp(ct->subtype, "octet-stream") == 0 && n > 4 &&
+	       memcmp(ct->name + (n - 4), ".p7m", 4) == 0;
 }
 
 void
@@ -366,9 +394,9 @@ rd_addr_list(const char *value, char (*out)[RD_MAX_ADDR], size_t max)
 
 	if (value == NULL || max == 0 || (s = malloc(strlen(value) + 1)) == NULL)
 		return 0;
-	/* Comments out first (outside quoted strings), so that their commas and colons do not count. */
+	/* Comments go first (outside quoted strings): their commas and colons do not count. */
 	for (p = value, w = s; *p != 0; p++) {
-		if (depth == 0 && *p == '"' )
+		if (depth == 0 && *p == '"')
 			q = !q;
 		if (!q && *p == '(') {
 			depth++;

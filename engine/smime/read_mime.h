@@ -19,26 +19,27 @@
 #include "cs_buf.h"
 #include "read_io.h"
 
-#define RD_MAX_HEADER_BLOCK (512u * 1024)   /* all fields of one entity */
-#define RD_MAX_FIELD (128u * 1024)          /* one field, folded lines included */
+#define RD_MAX_HEADER_BLOCK (512u * 1024) /* all fields of one entity */
+#define RD_MAX_FIELD (128u * 1024)        /* one field, folded lines included */
 #define RD_MAX_FIELDS 1000
-#define RD_MAX_BOUNDARY 200                 /* RFC 2046 says 70; some senders exceed it */
+#define RD_MAX_BOUNDARY 200 /* RFC 2046 says 70; some senders exceed it */
 #define RD_MAX_ADDR 256
 
 struct rd_field {
-	size_t off;             /* where the field starts in raw */
-	size_t len;             /* its bytes, line ends included */
+	size_t off; /* where the field starts in raw */
+	size_t len; /* its bytes, line ends included */
 	size_t name_len;
+	size_t value_off; /* where the value starts, after the colon (from off) */
 };
 
 /* A header block as received. */
 struct rd_headers {
-	struct cs_buf raw;      /* the fields, byte for byte */
+	struct cs_buf raw; /* the fields, byte for byte */
 	struct rd_field *f;
 	size_t n, cap;
-	uint8_t end[2];         /* the empty line that ended the block ("\r\n" or "\n") */
-	size_t end_len;         /* 0: the block ended at the input's end or at a line that is no field */
-	int crlf;               /* the first field ended with CRLF */
+	uint8_t end[2]; /* the empty line that ended the block ("\r\n" or "\n") */
+	size_t end_len; /* 0: the block ended at the input's end or at a line that is no field */
+	int crlf;       /* the first field ended with CRLF */
 };
 
 void rd_headers_init(struct rd_headers *h);
@@ -64,17 +65,23 @@ int rd_field_is_content(const struct rd_headers *h, size_t i);
 int rd_header_get(const struct rd_headers *h, const char *name, char **ret);
 
 struct rd_ctype {
-	char type[32];          /* lower case; "text" when absent (RFC 2045 5.2) */
+	char type[32]; /* lower case; "text" when absent (RFC 2045 5.2) */
 	char subtype[64];
-	char boundary[RD_MAX_BOUNDARY + 1];   /* as given; "" when absent or unusable */
-	char protocol[80];      /* lower case */
-	char micalg[128];       /* lower case */
-	char smime_type[32];    /* lower case */
-	char name[256];         /* name parameter, lower case */
+	char boundary[RD_MAX_BOUNDARY + 1]; /* as given; "" when absent or unusable */
+	char protocol[80];                  /* lower case */
+	char micalg[128];                   /* lower case */
+	char smime_type[32];                /* lower case */
+	char name[256];                     /* name parameter, lower case */
 };
 
 /* Parses a Content-Type value (NULL: text/plain). Unknown parameters are ignored. */
 void rd_ctype_parse(const char *value, struct rd_ctype *ct);
+
+/*
+ * Nonzero for an S/MIME protected entity: multipart/signed with a PKCS #7
+ * protocol, application/(x-)pkcs7-mime, or an octet-stream named *.p7m.
+ */
+int rd_ctype_protected(const struct rd_ctype *ct);
 
 /* Lower-cased Content-Transfer-Encoding token into out ("" when absent). */
 void rd_cte_parse(const char *value, char *out, size_t size);
@@ -98,13 +105,13 @@ struct rd_part {
 	struct rd_in *in;
 	char boundary[RD_MAX_BOUNDARY + 1];
 	size_t blen;
-	char pattern[RD_MAX_BOUNDARY + 3];     /* "\n--" boundary: where a delimiter may start */
+	char pattern[RD_MAX_BOUNDARY + 3]; /* "\n--" boundary: where a delimiter may start */
 	int at_line_start;
-	uint8_t held[2];        /* a line end not yet given out: it may belong to a delimiter */
+	uint8_t held[2]; /* a line end not yet given out: it may belong to a delimiter */
 	size_t held_len;
-	int ended;              /* this part met its delimiter or the input's end */
-	int closed;             /* ... and it was the close delimiter */
-	int eof;                /* ... and it was the input's end */
+	int ended;  /* this part met its delimiter or the input's end */
+	int closed; /* ... and it was the close delimiter */
+	int eof;    /* ... and it was the input's end */
 	void (*tap)(void *arg, const uint8_t *p, size_t n);
 	void *tap_arg;
 };

@@ -29,9 +29,8 @@
 struct rd_ctx {
 	const struct cs_read_opts *opts;
 	struct cs_read_report *report;
-	struct rd_sink sink;            /* out, or the spill once a layer is encrypted */
-	const char *spill_dir;
-	struct rd_headers top;        /* the message's own header block */
+	struct rd_sink sink; /* out, or the spill once a layer is encrypted */
+	struct rd_headers top; /* the message's own header block */
 	char addrs[RD_MAX_ADDRS][RD_MAX_ADDR];
 	size_t n_addrs;
 };
@@ -42,9 +41,6 @@ int rd_entity(struct rd_ctx *c, struct rd_in *in, int level);
 /* Copies an unprotected message to the sink, counting unprotected parts beside protected ones. */
 int rd_copy_unprotected(struct rd_ctx *c, struct rd_in *in, const struct rd_headers *h,
                         const struct rd_ctype *ct);
-
-/* Nonzero for a Content-Type that is an S/MIME protected entity. */
-int rd_is_protected(const struct rd_ctype *ct);
 
 /* A multipart/signed entity whose header was read (body in in). */
 int rd_multipart_signed(struct rd_ctx *c, struct rd_in *in, const struct rd_ctype *ct, int level);

@@ -70,7 +70,7 @@ scan_multipart(struct rd_in *in, const char *boundary, int depth, int *found, si
 		    (r = rd_header_get(&h, "Content-Type", &v)) != 0)
 			goto out;
 		rd_ctype_parse(v, &ct);
-		if (rd_is_protected(&ct))
+		if (rd_ctype_protected(&ct))
 			*found = 1;
 		else if (strcmp(ct.type, "multipart") == 0 && ct.boundary[0] != 0 &&
 		         depth < RD_MAX_SCAN_DEPTH)
@@ -96,7 +96,7 @@ int
 rd_copy_unprotected(struct rd_ctx *c, struct rd_in *in, const struct rd_headers *h,
                     const struct rd_ctype *ct)
 {
-	struct tee_src tee = { .src.read = tee_read, .in = in, .sink = &c->sink };
+	struct tee_src tee = {.src.read = tee_read, .in = in, .sink = &c->sink};
 	struct rd_in t;
 	size_t count = 0;
 	int found = 0, r;

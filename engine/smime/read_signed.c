@@ -24,13 +24,13 @@
 #define MAX_SIGNER_INFOS (256u * 1024)
 #define MAX_SMALL 4096
 
-static const uint8_t oid_signed_data[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02 };
+static const uint8_t oid_signed_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02};
 
 static int
 verify_layer(struct rd_ctx *c, const uint8_t *der, size_t len, struct vfy_digests *d,
              struct cs_layer *layer)
 {
-	struct vfy_ctx v = { .opts = c->opts, .addrs = c->addrs, .n_addrs = c->n_addrs };
+	struct vfy_ctx v = {.opts = c->opts, .addrs = c->addrs, .n_addrs = c->n_addrs};
 	const unsigned char *p = der;
 	CMS_ContentInfo *cms;
 	int r;
@@ -84,7 +84,7 @@ read_signature_part(struct rd_in *in, struct cs_buf *sig)
 	free(v);
 	v = NULL;
 	if (strcmp(ct.type, "application") != 0 || (strcmp(ct.subtype, "pkcs7-signature") != 0 &&
-	                                             strcmp(ct.subtype, "x-pkcs7-signature") != 0)) {
+	                                            strcmp(ct.subtype, "x-pkcs7-signature") != 0)) {
 		r = CS_ERR_BAD_FORMAT;
 		goto out;
 	}
@@ -135,7 +135,7 @@ rd_multipart_signed(struct rd_ctx *c, struct rd_in *in, const struct rd_ctype *c
 		goto out;
 	p.tap = NULL;
 	if ((r = rd_part_next(&p)) != 0)
-		goto out;       /* no second part: nothing signs the first */
+		goto out; /* no second part: nothing signs the first */
 	rd_in_rearm(&part);
 	if ((r = read_signature_part(&part, &sig)) != 0 || (r = rd_in_drain(&part)) != 0)
 		goto out;
@@ -211,7 +211,7 @@ read_encap(struct rd_ctx *c, struct ber *b, struct vfy_digests *d, struct cs_buf
 	struct ber_tlv t;
 	struct ber_octets o;
 	struct rd_tap_src tap;
-	struct rd_src empty = { .read = empty_read };
+	struct rd_src empty = {.read = empty_read};
 	struct rd_in content;
 	uint8_t id;
 	int r;
@@ -233,8 +233,8 @@ read_encap(struct rd_ctx *c, struct ber *b, struct vfy_digests *d, struct cs_buf
 			goto out;
 		rd_tap_src_init(&tap, &o.src, vfy_digests_update, d);
 		if ((r = rd_in_init(&content, &tap.src, 0)) != 0 ||
-		    (r = rd_entity(c, &content, level + 1)) != 0 || (r = rd_in_drain(&content)) != 0 ||
-		    (r = ber_leave(b)) != 0)
+		    (r = rd_entity(c, &content, level + 1)) != 0 ||
+		    (r = rd_in_drain(&content)) != 0 || (r = ber_leave(b)) != 0)
 			goto out;
 	} else {
 		/* No eContent (detached without its content): the inner entity is empty. */
@@ -294,7 +294,7 @@ rd_signed_data(struct rd_ctx *c, struct ber *b, int level)
 	if ((r = der_put(&encap, BER_SEQ, ctype.data, ctype.len)) != 0)
 		goto out;
 	{
-		const struct cs_buf *parts[] = { &ver, &algs, &encap, &certs, &crls, &sis };
+		const struct cs_buf *parts[] = {&ver, &algs, &encap, &certs, &crls, &sis};
 
 		if ((r = der_content_info(&ci, oid_signed_data, sizeof(oid_signed_data), parts,
 		                          sizeof(parts) / sizeof(parts[0]))) != 0)

@@ -21,7 +21,7 @@ struct spill {
 	uint8_t key[32];
 	uint8_t iv[16];
 	EVP_CIPHER_CTX *ctx;
-	uint8_t *buf;           /* ciphertext on its way to the file */
+	uint8_t *buf; /* ciphertext on its way to the file */
 	uint64_t size;
 	int reading;
 };

@@ -74,12 +74,10 @@ vfy_digests_add_micalg(struct vfy_digests *d, const char *micalg)
 		const char *name;
 		int nid;
 	} names[] = {
-		{ "sha-256", NID_sha256 }, { "sha256", NID_sha256 },
-		{ "sha-1", NID_sha1 }, { "sha1", NID_sha1 },
-		{ "sha-384", NID_sha384 }, { "sha384", NID_sha384 },
-		{ "sha-512", NID_sha512 }, { "sha512", NID_sha512 },
-		{ "sha-224", NID_sha224 }, { "sha224", NID_sha224 },
-		{ "md5", NID_md5 },
+	    {"sha-256", NID_sha256}, {"sha256", NID_sha256},  {"sha-1", NID_sha1},
+	    {"sha1", NID_sha1},      {"sha-384", NID_sha384}, {"sha384", NID_sha384},
+	    {"sha-512", NID_sha512}, {"sha512", NID_sha512},  {"sha-224", NID_sha224},
+	    {"sha224", NID_sha224},  {"md5", NID_md5},
 	};
 	const char *p = micalg != NULL ? micalg : "";
 	size_t len, i;
@@ -90,8 +88,10 @@ vfy_digests_add_micalg(struct vfy_digests *d, const char *micalg)
 			p++;
 		len = strcspn(p, ", \t");
 		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			if (strlen(names[i].name) == len && strncasecmp(p, names[i].name, len) == 0) {
-				if ((r = vfy_digests_add(d, EVP_get_digestbynid(names[i].nid))) != 0)
+			if (strlen(names[i].name) == len &&
+			    strncasecmp(p, names[i].name, len) == 0) {
+				if ((r = vfy_digests_add(d, EVP_get_digestbynid(names[i].nid))) !=
+				    0)
 					return r;
 				known = 1;
 			}
@@ -145,7 +145,7 @@ fork_canonical(struct vfy_digests *d)
 static void
 update_canonical(struct vfy_digests *d, const uint8_t *p, size_t n, uint8_t prev)
 {
-	static const uint8_t crlf[2] = { '\r', '\n' };
+	static const uint8_t crlf[2] = {'\r', '\n'};
 	const uint8_t *nl, *seg = p, *end = p + n;
 
 	while ((nl = memchr(seg, '\n', (size_t)(end - seg))) != NULL) {
@@ -171,7 +171,7 @@ vfy_digests_update(void *arg, const uint8_t *p, size_t n)
 	if (n == 0 || d->err != 0)
 		return;
 	if (d->canonical && !d->forked) {
-		/* Until the first bare LF both variants are the same bytes: one set of digests does. */
+		/* Up to the first bare LF both variants are the same bytes: one set will do. */
 		while ((nl = memchr(seg, '\n', (size_t)(end - seg))) != NULL) {
 			if ((nl > p ? nl[-1] : d->last) != '\r') {
 				i = (size_t)(nl - p);
@@ -310,7 +310,8 @@ weak_key(EVP_PKEY *pk)
 		return 0;
 	if (EVP_PKEY_is_a(pk, "DSA"))
 		return CS_REASON_WEAK_ALGORITHM;
-	if ((EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "RSA-PSS")) && EVP_PKEY_get_bits(pk) < 2048)
+	if ((EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "RSA-PSS")) &&
+	    EVP_PKEY_get_bits(pk) < 2048)
 		return CS_REASON_WEAK_KEY;
 	return 0;
 }
@@ -334,7 +335,8 @@ weak_chain(STACK_OF(X509) *chain)
 		reasons |= weak_key(X509_get0_pubkey(x));
 		if (i == n - 1 && (X509_get_extension_flags(x) & EXFLAG_SS) != 0)
 			continue;
-		if (X509_get_signature_info(x, &mdnid, NULL, NULL, NULL) == 1 && weak_digest_nid(mdnid))
+		if (X509_get_signature_info(x, &mdnid, NULL, NULL, NULL) == 1 &&
+		    weak_digest_nid(mdnid))
 			reasons |= CS_REASON_WEAK_ALGORITHM;
 	}
 	return reasons;
@@ -349,7 +351,8 @@ signing_time(CMS_SignerInfo *si)
 	int idx;
 
 	if ((idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1)) < 0 ||
-	    (a = CMS_signed_get_attr(si, idx)) == NULL || (t = X509_ATTRIBUTE_get0_type(a, 0)) == NULL)
+	    (a = CMS_signed_get_attr(si, idx)) == NULL ||
+	    (t = X509_ATTRIBUTE_get0_type(a, 0)) == NULL)
 		return 0;
 	if (t->type != V_ASN1_UTCTIME && t->type != V_ASN1_GENERALIZEDTIME)
 		return 0;
@@ -451,9 +454,11 @@ eval_path(const struct vfy_ctx *v, CMS_ContentInfo *cms, X509 *signer, struct si
 	if ((untrusted = CMS_get1_certs(cms)) == NULL && (untrusted = sk_X509_new_null()) == NULL)
 		goto out;
 	if (o->intermediates != NULL &&
-	    !X509_add_certs(untrusted, o->intermediates, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
+	    !X509_add_certs(untrusted, o->intermediates,
+	                    X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
 		goto out;
-	if ((ctx = X509_STORE_CTX_new()) == NULL || !X509_STORE_CTX_init(ctx, store, signer, untrusted))
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_CTX_init(ctx, store, signer, untrusted))
 		goto out;
 	/*
 	 * RFC 5280 policy processing (any policy acceptable, none required):
@@ -500,7 +505,8 @@ eval_signer(const struct vfy_ctx *v, CMS_ContentInfo *cms, CMS_SignerInfo *si,
 	memset(&st, 0, sizeof(st));
 	CMS_SignerInfo_get0_algs(si, &pk, &signer, &dig, &sig);
 	nid = dig != NULL ? OBJ_obj2nid(dig->algorithm) : NID_undef;
-	snprintf(e->digest, sizeof(e->digest), "%s", nid != NID_undef ? OBJ_nid2sn(nid) : "unknown");
+	snprintf(e->digest, sizeof(e->digest), "%s",
+	         nid != NID_undef ? OBJ_nid2sn(nid) : "unknown");
 	if (weak_digest_nid(nid))
 		e->reasons |= CS_REASON_WEAK_ALGORITHM;
 	e->signing_time = signing_time(si);

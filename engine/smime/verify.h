@@ -29,12 +29,12 @@
 struct vfy_digests {
 	int n;
 	const EVP_MD *md[VFY_MAX_DIGESTS];
-	BIO *chain[2];          /* BIO_f_md per digest: [0] as received, [1] canonical (once forked) */
+	BIO *chain[2]; /* BIO_f_md per digest: [0] as received, [1] canonical (once forked) */
 	int canonical;
 	int forked;
-	uint8_t last;           /* last byte seen, to tell CRLF from a bare LF across calls */
+	uint8_t last; /* last byte seen, to tell CRLF from a bare LF across calls */
 	uint64_t bytes;
-	int err;                /* first error, sticky */
+	int err; /* first error, sticky */
 };
 
 void vfy_digests_init(struct vfy_digests *d, int canonical);
@@ -56,7 +56,7 @@ void vfy_digests_free(struct vfy_digests *d);
 
 struct vfy_ctx {
 	const struct cs_read_opts *opts;
-	const char (*addrs)[RD_MAX_ADDR];     /* the From and Sender mailboxes */
+	const char (*addrs)[RD_MAX_ADDR]; /* the From and Sender mailboxes */
 	size_t n_addrs;
 };
 

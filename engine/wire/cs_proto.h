@@ -20,6 +20,15 @@
  *   SUBSCRIBE  c->s  (empty)                   -> EVENT TOKEN_CHANGED ... until CANCEL, then OK
  *   CANCEL     c->s  u32 request_id            -> OK; the request ends with ERROR CANCELLED
  *
+ *   CMS (DER) for scripts; content and results stream as DATA like PROTECT:
+ *   SIGN_DATA    c->s u32 flags, str account, then DATA -> DATA (SignedData DER), OK json
+ *   VERIFY_DATA  c->s u32 flags, then DATA (SignedData DER with its content)
+ *                     -> DATA (the content), OK json report
+ *   ENCRYPT_DATA c->s u32 flags, str account, u32 n, n x str recipient address, then DATA
+ *                     -> DATA (AuthEnvelopedData or EnvelopedData DER), OK json
+ *   DECRYPT_DATA c->s u32 flags, then DATA (DER) -> DATA (plaintext), OK json;
+ *                     every failure is the same CS_ERR_DECRYPT
+ *
  *   DATA       both  u32 stream, bytes chunk (<= CS_PROTO_MAX_CHUNK); an empty chunk ends
  *                    the stream. Its frame id is the request's id.
  *   WINDOW     both  u64 bytes: the sender of WINDOW accepts that many more DATA bytes
@@ -47,6 +56,16 @@ enum cs_msg {
 	CS_MSG_CERTS_IMPORT = 0x14,
 	CS_MSG_SUBSCRIBE = 0x15,
 	CS_MSG_CANCEL = 0x16,
+	CS_MSG_SIGN_DATA = 0x17,
+	CS_MSG_VERIFY_DATA = 0x18,
+	CS_MSG_ENCRYPT_DATA = 0x19,
+	CS_MSG_DECRYPT_DATA = 0x1a,
+};
+
+/* SIGN_DATA flags. */
+enum cs_data_flags {
+	CS_DATA_DETACHED = 1u << 0,     /* SIGN_DATA: the content stays outside the SignedData */
+	CS_DATA_CBC = 1u << 1,          /* ENCRYPT_DATA: EnvelopedData AES-256-CBC, not GCM */
 };
 
 enum cs_protect_flags {

@@ -2,7 +2,8 @@
  * Output files that appear whole or not at all: written to a temporary file
  * beside the target (same directory, so rename is atomic), synced, then
  * renamed into place by atomic_out_commit(); atomic_out_abort() removes it.
- * "-" (or NULL) is standard output, which cannot be taken back.
+ * "-" (or NULL) is standard output, and an existing device or pipe is
+ * written in place: neither can be taken back.
  */
 #ifndef CS_ATOMIC_OUT_H
 #define CS_ATOMIC_OUT_H
@@ -11,7 +12,7 @@
 
 struct atomic_out {
 	int fd;
-	int is_stdout;
+	int is_stdout;          /* written in place: standard output, a device, a pipe */
 	char path[PATH_MAX];
 	char tmp[PATH_MAX];
 };

@@ -52,6 +52,10 @@ usage(FILE *out)
 	        "  read [--report FILE] [IN [OUT]]\n"
 	        "                              decrypt and verify; the innermost message to OUT\n"
 	        "  certs import FILE...        add correspondents' certificates (PEM, DER, PKCS#7)\n"
+	        "  data sign [--detached] [--account ADDR] [IN [OUT]]\n"
+	        "  data verify [--report FILE] [IN [OUT]]\n"
+	        "  data encrypt [--cbc] [--account ADDR] --to ADDR... [IN [OUT]]\n"
+	        "  data decrypt [IN [OUT]]     CMS (DER) for scripts: SignedData, EnvelopedData\n"
 	        "\n"
 	        "Options:\n"
 	        "  --socket PATH   the engine's socket (default $CARDSEAL_SOCKET, then\n"
@@ -475,6 +479,112 @@ out:
 	return status;
 }
 
+/* data sign|verify|encrypt|decrypt: CMS DER for scripts. */
+static int
+cmd_data(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "detached", no_argument, NULL, 'd' },
+		{ "cbc", no_argument, NULL, 'c' },
+		{ "account", required_argument, NULL, 'a' },
+		{ "to", required_argument, NULL, 't' },
+		{ "report", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *recipients[65], *account = "", *report = NULL, *what;
+	struct atomic_out out;
+	struct cs_client *c = NULL;
+	char *json = NULL;
+	uint32_t flags = 0;
+	uint8_t type;
+	int ch, n_to = 0, in_fd = -1, r, status = EXIT_OTHER, opened = 0;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	what = argv[1];
+	if (strcmp(what, "sign") == 0)
+		type = CS_MSG_SIGN_DATA;
+	else if (strcmp(what, "verify") == 0)
+		type = CS_MSG_VERIFY_DATA;
+	else if (strcmp(what, "encrypt") == 0)
+		type = CS_MSG_ENCRYPT_DATA;
+	else if (strcmp(what, "decrypt") == 0)
+		type = CS_MSG_DECRYPT_DATA;
+	else {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			flags |= CS_DATA_DETACHED;
+			break;
+		case 'c':
+			flags |= CS_DATA_CBC;
+			break;
+		case 'a':
+			account = optarg;
+			break;
+		case 't':
+			if (n_to == 64)
+				return EXIT_USAGE;
+			recipients[n_to++] = optarg;
+			break;
+		case 'r':
+			report = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	recipients[n_to] = NULL;
+	if (argc - optind > 2 || (type == CS_MSG_ENCRYPT_DATA && n_to == 0 && account[0] == '\0'))
+		return EXIT_USAGE;
+	if ((in_fd = open_input(optind < argc ? argv[optind] : NULL)) < 0)
+		return EXIT_OTHER;
+	if ((r = atomic_out_open(&out, optind + 1 < argc ? argv[optind + 1] : NULL)) != 0) {
+		fprintf(stderr, "cardseal: cannot write the output: %s\n", cs_strerror(r));
+		goto out;
+	}
+	opened = 1;
+	if (connect_engine(&c) != 0)
+		goto out;
+	r = cs_client_data(c, type, flags, account, recipients, in_fd, out.fd, &json);
+	if (r == 0)
+		r = atomic_out_commit(&out);
+	opened = r != 0;
+	if (r == 0 && report != NULL)
+		r = write_report(report, json);
+	if (r != 0) {
+		if (r == CS_ERR_NO_RECIPIENT_CERT)
+			print_missing(cs_client_error_details(c));
+		else
+			fprintf(stderr, "cardseal: data %s: %s\n", what, cs_strerror(r));
+		status = exit_for(r);
+		goto out;
+	}
+	if (type == CS_MSG_VERIFY_DATA) {
+		if (!quiet)
+			print_report(stderr, json);
+		status = report_signatures_ok(json) ? 0 : EXIT_INVALID_SIGNATURE;
+	} else {
+		status = 0;
+	}
+out:
+	if (opened)
+		atomic_out_abort(&out);
+	free(json);
+	cs_client_close(c);
+	if (in_fd > 0)
+		close(in_fd);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -518,6 +628,8 @@ main(int argc, char **argv)
 		r = cmd_protect(argc, argv);
 	else if (strcmp(argv[0], "read") == 0)
 		r = cmd_read(argc, argv);
+	else if (strcmp(argv[0], "data") == 0)
+		r = cmd_data(argc, argv);
 	else {
 		fprintf(stderr, "cardseal: unknown command '%s'\n", argv[0]);
 		usage(stderr);

@@ -532,6 +532,35 @@ cs_client_read(struct cs_client *c, uint32_t flags, int in_fd, int out_fd, char 
 }
 
 int
+cs_client_data(struct cs_client *c, uint8_t type, uint32_t flags, const char *account,
+               const char *const *recipients, int in_fd, int out_fd, char **ret_json)
+{
+	struct cs_client_outputs outputs = { single_output, &out_fd };
+	struct cs_buf b, reply;
+	uint32_t n = 0;
+	int r;
+
+	*ret_json = NULL;
+	cs_buf_init(&b, 0);
+	cs_buf_init(&reply, CS_PROTO_MAX_FRAME);
+	r = cs_buf_put_u32(&b, flags);
+	if (r == 0 && (type == CS_MSG_SIGN_DATA || type == CS_MSG_ENCRYPT_DATA))
+		r = cs_buf_put_str(&b, account);
+	if (r == 0 && type == CS_MSG_ENCRYPT_DATA) {
+		while (recipients != NULL && recipients[n] != NULL)
+			n++;
+		r = cs_buf_put_u32(&b, n);
+		for (n = 0; r == 0 && recipients != NULL && recipients[n] != NULL; n++)
+			r = cs_buf_put_str(&b, recipients[n]);
+	}
+	if (r == 0 && (r = stream_request(c, type, &b, in_fd, &outputs, &reply)) == 0)
+		r = json_reply(&reply, ret_json);
+	cs_buf_clear(&b);
+	cs_buf_clear(&reply);
+	return r;
+}
+
+int
 cs_client_subscribe(struct cs_client *c, const volatile int *stop)
 {
 	struct cs_frame_view f;

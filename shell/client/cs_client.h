@@ -57,6 +57,14 @@ int cs_client_protect(struct cs_client *c, uint32_t flags, const char *account, 
 /* READ: the message from in_fd, the innermost message to out_fd, *ret_json the report. */
 int cs_client_read(struct cs_client *c, uint32_t flags, int in_fd, int out_fd, char **ret_json);
 
+/*
+ * SIGN_DATA, VERIFY_DATA, ENCRYPT_DATA or DECRYPT_DATA (type, a CS_MSG_*):
+ * CMS DER for scripts, content from in_fd, the result to out_fd. account
+ * and the recipients (NULL-terminated) matter to SIGN_DATA / ENCRYPT_DATA.
+ */
+int cs_client_data(struct cs_client *c, uint8_t type, uint32_t flags, const char *account,
+                   const char *const *recipients, int in_fd, int out_fd, char **ret_json);
+
 /* SUBSCRIBE: token events to the callback until *stop is set (checked every 200 ms). */
 int cs_client_subscribe(struct cs_client *c, const volatile int *stop);
 
