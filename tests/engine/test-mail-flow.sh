@@ -199,6 +199,13 @@ check "data decrypt of garbage: the one decryption error, nothing written" test 
 as alice data encrypt --to nobody@example.org "$work/data.txt" "$work/none.enc" 2> "$work/none.err"
 check "data encrypt to an unknown address: exit 4, named" test $? -eq 4 && grep -q nobody@example.org "$work/none.err"
 
+# 13. Three clients find no engine at once: one engine starts, all three are served.
+person dora carol
+for i in 1 2 3; do as dora -q status > "$work/dora$i.out" & done
+wait
+check "three clients starting the engine at once all get their answer" test -s "$work/dora1.out" -a -s "$work/dora2.out" -a -s "$work/dora3.out"
+check "and exactly one engine serves dora's socket" test "$(pgrep -fc "cardseald --socket $work/dora/")" -eq 1
+
 # 11. One client's open PIN dialog holds up nobody else; when that client goes, so does its dialog.
 person bob2 bob
 printf 'FAKE_PINENTRY_ACTION=hang\n' > "$work/bob2/pinentry.env"
