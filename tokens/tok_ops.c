@@ -267,13 +267,30 @@ out:
 	return r;
 }
 
-/* Whether a failed OAEP attempt means "this token lacks that OAEP variant". */
+/*
+ * Whether to retry a failed OAEP attempt as raw RSA with decoding here.
+ * Tokens say "I cannot do this OAEP variant" in many ways (SoftHSM:
+ * CKR_ARGUMENTS_BAD for a non-SHA-1 hash, CKR_GENERAL_ERROR for a label), so
+ * every failure qualifies except those about the token, the PIN or the user.
+ * A ciphertext that is simply bad fails the same way on both paths.
+ */
 static int
 oaep_unsupported(CK_RV rv)
 {
-	/* SoftHSM answers CKR_ARGUMENTS_BAD for OAEP with anything but SHA-1 and no label. */
-	return rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
-	       rv == CKR_ARGUMENTS_BAD;
+	switch (rv) {
+	case CKR_OK:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_DEVICE_REMOVED:
+	case CKR_SESSION_CLOSED:
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_PIN_INCORRECT:
+	case CKR_PIN_LOCKED:
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_FUNCTION_CANCELED:
+		return 0;
+	default:
+		return 1;
+	}
 }
 
 /* One C_DecryptInit + C_Decrypt into out (size in *out_len). */

@@ -13,13 +13,8 @@
                                smime-type=KIND, base64 body, CRLF
   body IN                      the body of a message (after the first empty
                                line), byte for byte, to stdout
-  eml-text IN                  the decoded text of the first text/* leaf of a
-                               MIME message or entity (quoted-printable and
-                               base64 undone), to compare plaintexts
 """
 import base64
-import email
-import email.policy
 import json
 import re
 import sys
@@ -60,16 +55,6 @@ def wrap(kind, sender, to, subject, cms, out):
         f.write(head.encode() + "".join(s[i:i + 76] + "\r\n" for i in range(0, len(s), 76)).encode())
 
 
-def eml_text(path):
-    with open(path, "rb") as f:
-        msg = email.message_from_binary_file(f, policy=email.policy.compat32)
-    for part in msg.walk():
-        if part.get_content_maintype() == "text":
-            payload = part.get_payload(decode=True) or b""
-            return re.sub(rb"\r\n", b"\n", payload).decode("utf-8", "replace")
-    return ""
-
-
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "summary" and len(argv) == 4:
@@ -81,8 +66,6 @@ def main(argv):
             data = f.read()
         m = re.search(rb"\r?\n\r?\n", data)
         sys.stdout.buffer.write(data[m.end():] if m else b"")
-    elif cmd == "eml-text" and len(argv) == 3:
-        sys.stdout.write(eml_text(argv[2]))
     else:
         sys.stderr.write(__doc__)
         return 2

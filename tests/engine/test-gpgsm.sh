@@ -132,12 +132,13 @@ printf 'Hello Alice,\nthese lines were signed by gpgsm\nwith a key that never le
 # gpgsm_sign OUT ARGS...: a signature by bob's card key.
 # gpgsm 2.2.40 with gnupg-pkcs11-scd 0.10.0 writes the RSA signature value with
 # a 0x00 in front (257 octets for a 2048-bit key) whenever its top bit is set,
-# about every second signature: gpg-agent adds the zero to make the card's
-# value a positive MPI and nothing takes it off again (with a software key
-# gpgsm writes 256 octets). RFC 8017 8.2.2 step 1 makes such a signature
-# invalid (OpenSSL and NSS check the length). A mail client cannot do anything
-# about it, so the tests that need a good signature sign again until the value
-# has the modulus length; check 3 reads an overlong one on purpose. The value
+# about every second signature: gnupg-pkcs11-scd hands gpg-agent the card's
+# 256 octets (its log shows them) and the sign octet of a positive MPI stays
+# in the CMS. With a software key (bob-rsa.legacy.p12 imported) gpgsm writes
+# 256 octets. RFC 8017 8.2.2 step 1 makes a signature of the wrong length
+# invalid, and OpenSSL 3.0 says so. A mail client cannot do anything about it,
+# so the tests that need a good signature sign again until the value has the
+# modulus length; check 3 reads an overlong one on purpose. The value
 # changes only with the signingTime attribute (PKCS#1 v1.5 is deterministic),
 # whose resolution is a second: a new try waits for the next second.
 siglen() {

@@ -717,6 +717,10 @@ main(int argc, char **argv)
 		static const char *const ec_keys[] = { "bob-ec", "alice-enc-ec", "carol-ec" };
 		size_t i, j, k;
 
+		/* An OAEP label (Thunderbird's interop corpus has one): raw RSA + decoding in keyd. */
+		encrypt_and_decrypt("bob-rsa", "-aes256",
+		                    "-keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_label:0123456789ABCDEF",
+		                    "C_Decrypt");
 		for (i = 0; i < 2; i++) {
 			for (k = 0; k < 3; k++) {
 				for (j = 0; j < 3; j++)

@@ -299,6 +299,34 @@ test_decrypt(struct tok_ctx *ctx, struct tok_identity *ids, size_t n)
 	cs_secret_free(out);
 	out = NULL;
 
+	{
+		/* OAEP with a label: SoftHSM takes none, so raw RSA plus decoding here. */
+		static const uint8_t label[8] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pub, NULL);
+		size_t ct_len = sizeof(ct);
+		uint8_t *l = OPENSSL_memdup(label, sizeof(label));
+
+		req.md_nid = NID_sha1;
+		req.mgf1_nid = NID_sha1;
+		req.label = label;
+		req.label_len = sizeof(label);
+		if (c != NULL && EVP_PKEY_encrypt_init(c) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) == 1 &&
+		    EVP_PKEY_CTX_set0_rsa_oaep_label(c, l, sizeof(label)) == 1 &&
+		    EVP_PKEY_encrypt(c, ct, &ct_len, key, 32) == 1)
+			req.in_len = ct_len;
+		EVP_PKEY_CTX_free(c);
+		r = tok_decrypt(ctx, &req, scripted_pin, &pins, &out);
+		CHECK(r == 0 && cs_secret_equal(out, key, 32), "OAEP SHA-1 with a label (%s, rv 0x%lx)",
+		      cs_strerror(r), (unsigned long)tok_last_rv());
+		cs_secret_free(out);
+		out = NULL;
+		req.label = NULL;
+		req.label_len = 0;
+		req.md_nid = NID_sha256;
+		req.mgf1_nid = NID_sha256;
+		req.in_len = rsa_encrypt(pub, RSA_PKCS1_OAEP_PADDING, EVP_sha256(), key, 32, ct);
+	}
 	ct[10] ^= 1;
 	CHECK_EQ_INT(tok_decrypt(ctx, &req, scripted_pin, &pins, &out), CS_ERR_DECRYPT,
 	             "a corrupted OAEP ciphertext: one decryption error");
