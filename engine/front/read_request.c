@@ -395,7 +395,7 @@ out:
 	keyd_client_set_thread_context(NULL);
 	/* RFC 3218: for scripts, every decryption failure looks the same. */
 	if (mode == READ_DECRYPT_DATA && r != 0 && r != CS_ERR_CANCELLED && r != CS_ERR_NO_TOKEN &&
-	    r != CS_ERR_NO_KEY)
+	    r != CS_ERR_NO_KEY && r != CS_ERR_NOT_FOUND)
 		r = CS_ERR_DECRYPT;
 	if (r == 0)
 		(void)client_send_ok_json(rq->cl, rq->id, &json);

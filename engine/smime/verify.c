@@ -436,6 +436,29 @@ signature_ok(CMS_ContentInfo *cms, CMS_SignerInfo *si, struct vfy_digests *d)
 	return d->chain[1] != NULL && CMS_SignerInfo_verify_content(si, d->chain[1]) == 1;
 }
 
+/* Every CRL of the store and of the message (new references), or NULL. */
+static STACK_OF(X509_CRL) *
+all_crls(X509_STORE *store, CMS_ContentInfo *cms)
+{
+	STACK_OF(X509_CRL) *crls = CMS_get1_crls(cms);
+	STACK_OF(X509_OBJECT) *objs;
+	int i;
+
+	if (crls == NULL && (crls = sk_X509_CRL_new_null()) == NULL)
+		return NULL;
+	if (!X509_STORE_lock(store))
+		return crls;
+	objs = X509_STORE_get0_objects(store);
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+
+		if (crl != NULL && X509_CRL_up_ref(crl) == 1 && !sk_X509_CRL_push(crls, crl))
+			X509_CRL_free(crl);
+	}
+	X509_STORE_unlock(store);
+	return crls;
+}
+
 static int
 eval_path(const struct vfy_ctx *v, CMS_ContentInfo *cms, X509 *signer, struct signer_eval *e,
           struct path_state *st)
@@ -447,6 +470,7 @@ eval_path(const struct vfy_ctx *v, CMS_ContentInfo *cms, X509 *signer, struct si
 	unsigned long crl_flags = X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
 	                          X509_V_FLAG_EXTENDED_CRL_SUPPORT | X509_V_FLAG_USE_DELTAS;
 	ASN1_OBJECT *any = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
 	int r = CS_ERR_NOMEM;
 
 	if (store == NULL && (store = empty = X509_STORE_new()) == NULL)
@@ -473,9 +497,16 @@ eval_path(const struct vfy_ctx *v, CMS_ContentInfo *cms, X509 *signer, struct si
 		goto out;
 	}
 	/* The caller's store may carry CRL flags or not; have_crls decides. */
-	if (o->have_crls)
+	if (o->have_crls) {
 		X509_STORE_CTX_set_flags(ctx, crl_flags);
-	else
+		/*
+		 * OpenSSL's store lookup finds CRLs by the certificate's issuer name
+		 * only; an indirect CRL (issued by a separate cRLIssuer) is found
+		 * only when handed over directly. So every CRL goes in as well.
+		 */
+		if ((crls = all_crls(store, cms)) != NULL)
+			X509_STORE_CTX_set0_crls(ctx, crls);
+	} else
 		X509_VERIFY_PARAM_clear_flags(X509_STORE_CTX_get0_param(ctx), crl_flags);
 	X509_STORE_CTX_set_app_data(ctx, st);
 	X509_STORE_CTX_set_verify_cb(ctx, path_cb);
@@ -486,6 +517,7 @@ eval_path(const struct vfy_ctx *v, CMS_ContentInfo *cms, X509 *signer, struct si
 out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	sk_X509_pop_free(untrusted, X509_free);
 	X509_STORE_free(empty);
 	return r;

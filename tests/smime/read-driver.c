@@ -72,7 +72,8 @@ main(int argc, char **argv)
 	}
 	if (bad != 0 || argc - i != 2)
 		usage();
-	if ((in = BIO_new_file(argv[i], "rb")) == NULL || (out = BIO_new_file(argv[i + 1], "wb")) == NULL) {
+	if ((in = BIO_new_file(argv[i], "rb")) == NULL ||
+	    (out = BIO_new_file(argv[i + 1], "wb")) == NULL) {
 		fprintf(stderr, "read-driver: cannot open %s or %s\n", argv[i], argv[i + 1]);
 		return 2;
 	}

@@ -28,6 +28,7 @@
  * status that cannot be determined is reported as unknown, not as invalid.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,8 @@ T(const char *name)
 	snprintf(bufs[i], sizeof(bufs[i]), "%s/%s", tmp, name);
 	return bufs[i];
 }
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 sh(const char *fmt, ...)
@@ -127,15 +130,19 @@ wrap(const char *path, const char *from, const char *name)
 		printf("# cannot wrap %s\n", path);
 		exit(99);
 	}
-	fprintf(f, "From: %s\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime\r\n", from);
+	fprintf(f, "From: %s\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime\r\n",
+	        from);
 	if (n > 10 && strncmp(d, "-----BEGIN", 10) == 0) {
 		fprintf(f, "Content-Transfer-Encoding: base64\r\n\r\n");
-		for (line = strtok_r(d, "\r\n", &save); line != NULL; line = strtok_r(NULL, "\r\n", &save)) {
+		for (line = strtok_r(d, "\r\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\r\n", &save)) {
 			if (strncmp(line, "-----", 5) != 0)
 				fprintf(f, "%s\r\n", line);
 		}
 	} else {
-		fprintf(f, "Content-Transfer-Encoding: binary\r\n\r\n");
+		/* DER starts with a SEQUENCE; anything else here is bare base64 text. */
+		fprintf(f, "Content-Transfer-Encoding: %s\r\n\r\n",
+		        n > 0 && (uint8_t)d[0] == 0x30 ? "binary" : "base64");
 		for (i = 0; i < n; i++)
 			fputc(d[i], f);
 	}
@@ -147,9 +154,9 @@ wrap(const char *path, const char *from, const char *name)
 struct expect {
 	int r;
 	enum cs_verdict verdict;
-	const char *layers;     /* NULL: not checked */
-	const char *text;       /* the body must contain it; NULL: not checked */
-	const char *why;        /* why this differs from what the name alone says; NULL if it does not */
+	const char *layers; /* NULL: not checked */
+	const char *text;   /* the body must contain it; NULL: not checked */
+	const char *why; /* why this differs from what the name alone says; NULL if it does not */
 };
 
 /* Reads one message and checks it; returns the output (caller frees). */
@@ -172,7 +179,8 @@ check(struct rt *t, const char *path, const char *what, const struct expect *e,
 		printf("#   want %s %s [%s]\n", cs_error_name(e->r), rt_verdict_name(e->verdict),
 		       e->layers != NULL ? e->layers : "-");
 	if (e->text != NULL)
-		CHECK(strstr(body_of(out), e->text) != NULL, "%s: plaintext has \"%.40s\"", what, e->text);
+		CHECK(strstr(body_of(out), e->text) != NULL, "%s: plaintext has \"%.40s\"", what,
+		      e->text);
 	return out;
 }
 
@@ -198,7 +206,8 @@ tb_expect(const char *name, char *layers, size_t size, int *ret_bad, int *ret_sh
 
 	*ret_bad = strstr(name, ".bad.") != NULL || strstr(name, "mismatch-econtent") != NULL;
 	*ret_sha1 = strstr(name, "SHA1") != NULL;
-	for (tok = strtok_r(copy, ".", &save); tok != NULL && n < 16; tok = strtok_r(NULL, ".", &save)) {
+	for (tok = strtok_r(copy, ".", &save); tok != NULL && n < 16;
+	     tok = strtok_r(NULL, ".", &save)) {
 		if (strcmp(tok, "env") == 0) {
 			strcpy(ops[n++], "E");
 		} else if (strcmp(tok, "dsig") == 0 || strcmp(tok, "sig") == 0) {
@@ -244,65 +253,83 @@ test_thunderbird(void)
 	static const struct {
 		const char *file;
 		struct expect e;
-		int openssl_fails;      /* openssl cms -verify also rejects the outer signature */
+		int openssl_fails; /* openssl cms -verify also rejects the outer signature */
 	} listed[] = {
-		/* enveloped, then clear-signed by Alice: the names promise a good outer signature. */
-		{ TB "alice.env.dsig.SHA1.multipart.eml",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID E", NULL,
-		    "the outer signature does not match the regenerated enveloped part (openssl cms "
-		    "-verify agrees; Thunderbird ignores signatures around encryption)" }, 1 },
-		{ TB "alice.env.dsig.SHA256.multipart.eml",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID E", NULL, "as SHA1 above" }, 1 },
-		{ TB "alice.env.dsig.SHA384.multipart.eml",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID E", NULL, "as SHA1 above" }, 1 },
-		{ TB "alice.env.dsig.SHA512.multipart.eml",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID E", NULL, "as SHA1 above" }, 1 },
-		/* smime-manual/readme.txt: outer signatures taken from other messages. */
-		{ TBM "alice.env.mixed.dsig.SHA256.multipart.eml",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID", NULL,
-		    "readme: the signature does not match the data; the encrypted part inside the "
-		    "signed multipart/mixed is not decrypted (only the top-level entity counts)" }, 1 },
-		{ TBM "alice.dsig.SHA256.multipart.env.dsig.eml",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID E S=VALID", NULL,
-		    "readme: crafted outer signature; the worst layer decides (Thunderbird ignores the "
-		    "outer one)" }, 1 },
-		{ TBM "outer-smime-bad-sig-inner-smime-enc.eml",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID E", NULL, "readme: the outer signature mismatches" }, 1 },
-		{ TBM "outer-smime-bad-sig-inner-smime-enc-sig.eml",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID E S=VALID", NULL,
-		    "readme: the outer signature mismatches" }, 1 },
-		{ TBM "outer-pgp-sig-inner-smime-enc.eml",
-		  { 0, CS_VERDICT_UNSIGNED, "", NULL,
-		    "PGP/MIME is not ours: not protected, the S/MIME part inside is left alone" }, 0 },
-		{ TBM "outer-pgp-sig-inner-smime-enc-sig.eml",
-		  { 0, CS_VERDICT_UNSIGNED, "", NULL, "as above" }, 0 },
-		{ TBB "alice.dsig.SHA256.multipart.env.eml",
-		  { 0, CS_VERDICT_VALID, "E S=VALID", NULL, NULL }, 0 },
-		{ TBB "alice.env.eml", { 0, CS_VERDICT_UNSIGNED, "E", NULL, NULL }, 0 },
-		{ TBB "alice.sig.SHA256.opaque.eml", { 0, CS_VERDICT_VALID, "S=VALID", NULL, NULL }, 0 },
-		{ TBB "alice.sig.SHA256.opaque.env.eml",
-		  { 0, CS_VERDICT_VALID, "E S=VALID", NULL, NULL }, 0 },
-		{ TBB "alice.html.sig.SHA256.opaque.env.eml",
-		  { 0, CS_VERDICT_VALID, "E S=VALID", NULL, NULL }, 0 },
-		{ TBB "alice.html.sig.SHA256.opaque.eml",
-		  { 0, CS_VERDICT_UNTRUSTED, "S=UNTRUSTED", NULL,
-		    "signed by an Alice certificate of an older NSS Test CA than this directory's "
-		    "TestCA.pem (openssl verify: certificate signature failure)" }, 0 },
-		{ TBB "alice.dsig.SHA256.multipart.in.mixed.eml",
-		  { 0, CS_VERDICT_UNSIGNED, "", NULL,
-		    "mailing-list footer beside a signed part: not protected, 1 unprotected part" }, 0 },
-		{ TBB "alice.dsig.SHA256.multipart.in.mixed.with.header.eml",
-		  { 0, CS_VERDICT_UNSIGNED, "", NULL,
-		    "list header and footer beside a signed part: 2 unprotected parts" }, 0 },
-		{ TBB "multipart-alternative.eml",
-		  { 0, CS_VERDICT_UNSIGNED, "", NULL,
-		    "two encrypted alternatives (bait and prey): nothing at the top level is protected" }, 0 },
-		{ TBB "nested-sigs.eml",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID", NULL,
-		    "the real-world outer signature does not match (openssl cms -verify agrees)" }, 1 },
+	    /* enveloped, then clear-signed by Alice: the names promise a good outer signature. */
+	    {TB "alice.env.dsig.SHA1.multipart.eml",
+	     {0, CS_VERDICT_INVALID, "S=INVALID E", NULL,
+	      "the outer signature does not match the regenerated enveloped part (openssl cms "
+	      "-verify agrees; Thunderbird ignores signatures around encryption)"},
+	     1},
+	    {TB "alice.env.dsig.SHA256.multipart.eml",
+	     {0, CS_VERDICT_INVALID, "S=INVALID E", NULL, "as SHA1 above"},
+	     1},
+	    {TB "alice.env.dsig.SHA384.multipart.eml",
+	     {0, CS_VERDICT_INVALID, "S=INVALID E", NULL, "as SHA1 above"},
+	     1},
+	    {TB "alice.env.dsig.SHA512.multipart.eml",
+	     {0, CS_VERDICT_INVALID, "S=INVALID E", NULL, "as SHA1 above"},
+	     1},
+	    /* smime-manual/readme.txt: outer signatures taken from other messages. */
+	    {TBM "alice.env.mixed.dsig.SHA256.multipart.eml",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL,
+	      "readme: the signature does not match the data; the encrypted part inside the "
+	      "signed multipart/mixed is not decrypted (only the top-level entity counts)"},
+	     1},
+	    {TBM "alice.dsig.SHA256.multipart.env.dsig.eml",
+	     {0, CS_VERDICT_INVALID, "S=INVALID E S=VALID", NULL,
+	      "readme: crafted outer signature; the worst layer decides (Thunderbird ignores the "
+	      "outer one)"},
+	     1},
+	    {TBM "outer-smime-bad-sig-inner-smime-enc.eml",
+	     {0, CS_VERDICT_INVALID, "S=INVALID E", NULL, "readme: the outer signature mismatches"},
+	     1},
+	    {TBM "outer-smime-bad-sig-inner-smime-enc-sig.eml",
+	     {0, CS_VERDICT_INVALID, "S=INVALID E S=VALID", NULL,
+	      "readme: the outer signature mismatches"},
+	     1},
+	    {TBM "outer-pgp-sig-inner-smime-enc.eml",
+	     {0, CS_VERDICT_UNSIGNED, "", NULL,
+	      "PGP/MIME is not ours: not protected, the S/MIME part inside is left alone"},
+	     0},
+	    {TBM "outer-pgp-sig-inner-smime-enc-sig.eml",
+	     {0, CS_VERDICT_UNSIGNED, "", NULL, "as above"},
+	     0},
+	    {TBB "alice.dsig.SHA256.multipart.env.eml",
+	     {0, CS_VERDICT_VALID, "E S=VALID", NULL, NULL},
+	     0},
+	    {TBB "alice.env.eml", {0, CS_VERDICT_UNSIGNED, "E", NULL, NULL}, 0},
+	    {TBB "alice.sig.SHA256.opaque.eml", {0, CS_VERDICT_VALID, "S=VALID", NULL, NULL}, 0},
+	    {TBB "alice.sig.SHA256.opaque.env.eml",
+	     {0, CS_VERDICT_VALID, "E S=VALID", NULL, NULL},
+	     0},
+	    {TBB "alice.html.sig.SHA256.opaque.env.eml",
+	     {0, CS_VERDICT_VALID, "E S=VALID", NULL, NULL},
+	     0},
+	    {TBB "alice.html.sig.SHA256.opaque.eml",
+	     {0, CS_VERDICT_UNTRUSTED, "S=UNTRUSTED", NULL,
+	      "signed by an Alice certificate of an older NSS Test CA than this directory's "
+	      "TestCA.pem (openssl verify: certificate signature failure)"},
+	     0},
+	    {TBB "alice.dsig.SHA256.multipart.in.mixed.eml",
+	     {0, CS_VERDICT_UNSIGNED, "", NULL,
+	      "mailing-list footer beside a signed part: not protected, 1 unprotected part"},
+	     0},
+	    {TBB "alice.dsig.SHA256.multipart.in.mixed.with.header.eml",
+	     {0, CS_VERDICT_UNSIGNED, "", NULL,
+	      "list header and footer beside a signed part: 2 unprotected parts"},
+	     0},
+	    {TBB "multipart-alternative.eml",
+	     {0, CS_VERDICT_UNSIGNED, "", NULL,
+	      "two encrypted alternatives (bait and prey): nothing at the top level is protected"},
+	     0},
+	    {TBB "nested-sigs.eml",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL,
+	      "the real-world outer signature does not match (openssl cms -verify agrees)"},
+	     1},
 	};
-	static const int unprotected[] = { -1, -1, -1, -1, -1, -1, -1, -1, 1, 1, -1, -1, -1, -1, -1,
-	                                   -1, 1, 2, 1, -1 };
+	static const int unprotected[] = {-1, -1, -1, -1, -1, -1, -1, -1, 1, 1,
+	                                  -1, -1, -1, -1, -1, -1, 1,  2,  1, -1};
 	struct cs_read_report rep;
 	struct rt t;
 	struct expect e;
@@ -313,8 +340,10 @@ test_thunderbird(void)
 	int bad, sha1, count = 0;
 
 	rt_init(&t);
-	if (rt_add_anchors(&t, C(TB "TestCA.pem")) != 0 || rt_add_p12(&t, C(TB "Bob.p12"), "nss") != 0 ||
-	    rt_add_p12(&t, C(TBI "Fran.p12"), "nss") != 0 || rt_add_p12(&t, C(TBI "Fran-ec.p12"), "nss") != 0) {
+	if (rt_add_anchors(&t, C(TB "TestCA.pem")) != 0 ||
+	    rt_add_p12(&t, C(TB "Bob.p12"), "nss") != 0 ||
+	    rt_add_p12(&t, C(TBI "Fran.p12"), "nss") != 0 ||
+	    rt_add_p12(&t, C(TBI "Fran-ec.p12"), "nss") != 0) {
 		CHECK(0, "Thunderbird keys and anchor load");
 		rt_free(&t);
 		return;
@@ -348,15 +377,17 @@ test_thunderbird(void)
 		e.layers = layers;
 		e.text = bad ? NULL : tb_text;
 		e.why = sha1 ? "SHA-1: valid but flagged weak (Thunderbird rejects SHA-1 by policy)"
-		      : strstr(name, "future") != NULL
-		          ? "Date 6 h after signingTime: signingTime is reported, not trusted or compared"
-		          : NULL;
+		        : strstr(name, "future") != NULL
+		            ? "Date 6 h after signingTime: signingTime is reported, not trusted or "
+		              "compared"
+		            : NULL;
 		out = check(&t, C(rel), name, &e, &rep);
 		if (sha1 && strstr(layers, "S=") != NULL) {
 			int any_weak = 0;
 
 			for (i = 0; i < rep.n_layers; i++)
-				any_weak |= rep.layers[i].kind == CS_LAYER_SIGNED && rep.layers[i].weak;
+				any_weak |=
+				    rep.layers[i].kind == CS_LAYER_SIGNED && rep.layers[i].weak;
 			CHECK(any_weak, "%s: SHA-1 flagged weak", name);
 		}
 		if (strstr(layers, "S=VALID") != NULL) {
@@ -364,8 +395,9 @@ test_thunderbird(void)
 				if (rep.layers[i].kind == CS_LAYER_SIGNED &&
 				    rep.layers[i].verdict == CS_VERDICT_VALID)
 					CHECK(strcasecmp(rep.layers[i].signer_email,
-					                 strstr(name, "dave") ? "dave@example.com"
-					                                      : "alice@example.com") == 0,
+					                 strstr(name, "dave")
+					                     ? "dave@example.com"
+					                     : "alice@example.com") == 0,
 					      "%s: signer %s", name, rep.layers[i].signer_email);
 			}
 		}
@@ -380,11 +412,13 @@ test_thunderbird(void)
 
 		out = check(&t, C(listed[i].file), name, &listed[i].e, &rep);
 		if (unprotected[i] >= 0)
-			CHECK_EQ_INT(rep.unprotected_parts, unprotected[i], "%s: unprotected parts", name);
+			CHECK_EQ_INT(rep.unprotected_parts, unprotected[i], "%s: unprotected parts",
+			             name);
 		if (listed[i].openssl_fails)
-			CHECK(sh("openssl cms -verify -noverify -in '%s' -out /dev/null 2>/dev/null",
-			         C(listed[i].file)) != 0,
-			      "%s: openssl cms -verify rejects the outer signature too", name);
+			CHECK(
+			    sh("openssl cms -verify -noverify -in '%s' -out /dev/null 2>/dev/null",
+			       C(listed[i].file)) != 0,
+			    "%s: openssl cms -verify rejects the outer signature too", name);
 		free(out);
 		cs_read_report_clear(&rep);
 	}
@@ -393,19 +427,23 @@ test_thunderbird(void)
 	       "openssl pkcs12 -in '%s' -passin pass:nss -nodes -out '%s' 2>/dev/null",
 	       C(TBI "Fran.p12"), T("fran.pem"), C(TBI "Fran-ec.p12"), T("fran-ec.pem")) == 0) {
 		static const char *files[] = {
-			"fran-oaep_ossl.env", "fran-oaep-label_ossl.env", "fran-oaep-sha256hash_ossl.env",
-			"fran-oaep-sha256hash-sha256mgf_ossl.env", "fran-ec_ossl-aes128-sha256.env",
-			"fran-ec_ossl-aes256-sha512.env",
+		    "fran-oaep_ossl.env",
+		    "fran-oaep-label_ossl.env",
+		    "fran-oaep-sha256hash_ossl.env",
+		    "fran-oaep-sha256hash-sha256mgf_ossl.env",
+		    "fran-ec_ossl-aes128-sha256.env",
+		    "fran-ec_ossl-aes256-sha512.env",
 		};
 		char rel[256], *want;
 
 		for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 			snprintf(rel, sizeof(rel), TBI "%s", files[i]);
-			e = (struct expect){ 0, CS_VERDICT_UNSIGNED, "E", NULL, NULL };
+			e = (struct expect){0, CS_VERDICT_UNSIGNED, "E", NULL, NULL};
 			out = check(&t, C(rel), files[i], &e, &rep);
-			/* No plaintext file ships with these: openssl cms -decrypt is the oracle. */
-			if (sh("openssl cms -decrypt -in '%s' -inkey '%s' -out '%s' 2>/dev/null", C(rel),
-			       T(strstr(files[i], "-ec_") ? "fran-ec.pem" : "fran.pem"), T("oracle")) == 0 &&
+			/* No plaintext ships with these: openssl cms -decrypt is the oracle. */
+			if (sh("openssl cms -decrypt -in '%s' -inkey '%s' -out '%s' 2>/dev/null",
+			       C(rel), T(strstr(files[i], "-ec_") ? "fran-ec.pem" : "fran.pem"),
+			       T("oracle")) == 0 &&
 			    (want = rt_slurp(T("oracle"), &n)) != NULL) {
 				CHECK(strcmp(body_of(out), body_of(want)) == 0,
 				      "%s: plaintext equals openssl cms -decrypt's", files[i]);
@@ -427,39 +465,69 @@ test_rfc4134(void)
 {
 	static const struct {
 		const char *file;
-		const char *from;       /* for the .bin files, which have no header */
+		const char *from; /* for the .bin files, which have no header */
 		struct expect e;
 		int weak;
 	} cases[] = {
-		{ "4.1.bin", "AliceDSS@example.com", { 0, CS_VERDICT_VALID, "S=VALID", "", "SHA-1 and DSA: weak" }, 1 },
-		{ "4.2.bin", "AliceRSA@example.com", { 0, CS_VERDICT_VALID, "S=VALID", "", "SHA-1, RSA-1024: weak" }, 1 },
-		{ "4.4.bin", "AliceDSS@example.com", { 0, CS_VERDICT_VALID, "S=VALID", "", "SHA-1 and DSA: weak" }, 1 },
-		{ "4.5.bin", "AliceRSA@example.com", { 0, CS_VERDICT_VALID, "S=VALID", "", "SHA-1, RSA-1024: weak" }, 1 },
-		{ "4.6.bin", "AliceDSS@example.com",
-		  { 0, CS_VERDICT_VALID, "S=VALID", "",
-		    "multiple signers: Diane's DSA key inherits its parameters, which OpenSSL cannot use "
-		    "(corpus README); the message is as good as its best signer, Alice" }, 1 },
-		{ "4.7.bin", "AliceDSS@example.com", { 0, CS_VERDICT_VALID, "S=VALID", "", "signer by SKI; weak" }, 1 },
-		{ "4.10.bin", "AliceDSS@example.com", { 0, CS_VERDICT_VALID, "S=VALID", "", "weak" }, 1 },
-		{ "4.11.bin", "AliceDSS@example.com",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID", NULL,
-		    "certificates only: a SignedData nobody signed protects nothing" }, 0 },
-		{ "5.1.bin", "BobRSA@example.com", { 0, CS_VERDICT_UNSIGNED, "E", "", "3DES: weak" }, 1 },
-		{ "5.2.bin", "BobRSA@example.com",
-		  { 0, CS_VERDICT_UNSIGNED, "E", "",
-		    "RC2/128: the legacy provider is loaded on demand; weak" }, 1 },
-		{ "6.0.bin", "x@example.com",
-		  { CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL,
-		    "digested-data is no S/MIME protection we read" }, 0 },
-		{ "7.1.bin", "x@example.com",
-		  { CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL,
-		    "encrypted-data (pre-shared key) is not read" }, 0 },
-		{ "7.2.bin", "x@example.com", { CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL, "as 7.1" }, 0 },
-		{ "4.8.eml", NULL,
-		  { 0, CS_VERDICT_MISMATCH, "S=MISMATCH", "",
-		    "From aliceDss@examples.com but the certificate says AliceDSS@example.com" }, 1 },
-		{ "4.9.eml", NULL, { 0, CS_VERDICT_MISMATCH, "S=MISMATCH", "", "as 4.8" }, 1 },
-		{ "5.3.eml", NULL, { 0, CS_VERDICT_UNSIGNED, "E", "", "3DES: weak" }, 1 },
+	    {"4.1.bin",
+	     "AliceDSS@example.com",
+	     {0, CS_VERDICT_VALID, "S=VALID", "", "SHA-1 and DSA: weak"},
+	     1},
+	    {"4.2.bin",
+	     "AliceRSA@example.com",
+	     {0, CS_VERDICT_VALID, "S=VALID", "", "SHA-1, RSA-1024: weak"},
+	     1},
+	    {"4.4.bin",
+	     "AliceDSS@example.com",
+	     {0, CS_VERDICT_VALID, "S=VALID", "", "SHA-1 and DSA: weak"},
+	     1},
+	    {"4.5.bin",
+	     "AliceRSA@example.com",
+	     {0, CS_VERDICT_VALID, "S=VALID", "", "SHA-1, RSA-1024: weak"},
+	     1},
+	    {"4.6.bin",
+	     "AliceDSS@example.com",
+	     {0, CS_VERDICT_VALID, "S=VALID", "",
+	      "multiple signers: Diane's DSA key inherits its parameters, which OpenSSL cannot use "
+	      "(corpus README); the message is as good as its best signer, Alice"},
+	     1},
+	    {"4.7.bin",
+	     "AliceDSS@example.com",
+	     {0, CS_VERDICT_VALID, "S=VALID", "", "signer by SKI; weak"},
+	     1},
+	    {"4.10.bin", "AliceDSS@example.com", {0, CS_VERDICT_VALID, "S=VALID", "", "weak"}, 1},
+	    {"4.11.bin",
+	     "AliceDSS@example.com",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL,
+	      "certificates only: a SignedData nobody signed protects nothing"},
+	     0},
+	    {"5.1.bin", "BobRSA@example.com", {0, CS_VERDICT_UNSIGNED, "E", "", "3DES: weak"}, 1},
+	    {"5.2.bin",
+	     "BobRSA@example.com",
+	     {0, CS_VERDICT_UNSIGNED, "E", "",
+	      "RC2/128: legacy provider in a library context of its own; weak"},
+	     1},
+	    {"6.0.bin",
+	     "x@example.com",
+	     {CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL,
+	      "digested-data is no S/MIME protection we read"},
+	     0},
+	    {"7.1.bin",
+	     "x@example.com",
+	     {CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL,
+	      "encrypted-data (pre-shared key) is not read"},
+	     0},
+	    {"7.2.bin",
+	     "x@example.com",
+	     {CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL, "as 7.1"},
+	     0},
+	    {"4.8.eml",
+	     NULL,
+	     {0, CS_VERDICT_MISMATCH, "S=MISMATCH", "",
+	      "From aliceDss@examples.com but the certificate says AliceDSS@example.com"},
+	     1},
+	    {"4.9.eml", NULL, {0, CS_VERDICT_MISMATCH, "S=MISMATCH", "", "as 4.8"}, 1},
+	    {"5.3.eml", NULL, {0, CS_VERDICT_UNSIGNED, "E", "", "3DES: weak"}, 1},
 	};
 	struct cs_read_report rep;
 	struct rt t;
@@ -472,7 +540,8 @@ test_rfc4134(void)
 	rt_init(&t);
 	if (rt_add_anchors(&t, C(R4134 "CarlRSASelf.cer")) != 0 ||
 	    rt_add_anchors(&t, C(R4134 "CarlDSSSelf.cer")) != 0 ||
-	    rt_add_identity(&t, C(R4134 "BobPrivRSAEncrypt.pri"), C(R4134 "BobRSASignByCarl.cer")) != 0 ||
+	    rt_add_identity(&t, C(R4134 "BobPrivRSAEncrypt.pri"),
+	                    C(R4134 "BobRSASignByCarl.cer")) != 0 ||
 	    (content = rt_slurp(C(R4134 "ExContent.bin"), &n)) == NULL) {
 		CHECK(0, "RFC 4134 keys and anchors load");
 		rt_free(&t);
@@ -509,31 +578,35 @@ test_openssl(void)
 		const char *file;
 		struct expect e;
 	} cases[] = {
-		/* test/recipes/80-test_cms_data: attributes OpenSSL's tests require rejecting. */
-		{ "recipes/80-test_cms_data/no_md_attr.cms", { 0, CS_VERDICT_INVALID, "S=INVALID", NULL, NULL } },
-		{ "recipes/80-test_cms_data/no_ct_attr.cms", { 0, CS_VERDICT_INVALID, "S=INVALID", NULL, NULL } },
-		{ "recipes/80-test_cms_data/ct_multiple_attr.cms", { 0, CS_VERDICT_INVALID, "S=INVALID", NULL, NULL } },
-		{ "recipes/80-test_cms_data/bad_signtime_attr.cms", { 0, CS_VERDICT_INVALID, "S=INVALID", NULL, NULL } },
-		{ "recipes/80-test_cms_data/pkcs7-md4.pem",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID", NULL,
-		    "MD4 is in no loaded provider: the digest cannot be checked (openssl cms agrees)" } },
-		{ "recipes/80-test_cms_data/pkcs7-md4-encrypted.pem",
-		  { CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL,
-		    "PKCS#7 signedAndEnvelopedData is not read" } },
-		{ "recipes/80-test_cmsapi_data/encryptedData.der",
-		  { CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL, "encrypted-data is not read" } },
-		{ "recipes/25-test_pkcs7_data/malformed.pkcs7",
-		  { CS_ERR_TRUNCATED, CS_VERDICT_UNSIGNED, NULL, NULL, NULL } },
-		{ "recipes/25-test_pkcs7_data/grfc.out",
-		  { CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL, NULL } },
-		{ "d2i-tests/bad-cms.der", { CS_ERR_TRUNCATED, CS_VERDICT_UNSIGNED, NULL, NULL, NULL } },
-		{ "pkcs7-1.pem",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID", NULL, "MD2 signature: no provider has MD2" } },
-		{ "testp7.pem",
-		  { 0, CS_VERDICT_INVALID, "S=INVALID", NULL, "certificates only: nobody signed" } },
-		{ "pkcs7.pem",
-		  { CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL,
-		    "certificates-only in the old PKCS#7 shape with content [0] missing its eContentType" } },
+	    /* test/recipes/80-test_cms_data: attributes OpenSSL's tests require rejecting. */
+	    {"recipes/80-test_cms_data/no_md_attr.cms",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL, NULL}},
+	    {"recipes/80-test_cms_data/no_ct_attr.cms",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL, NULL}},
+	    {"recipes/80-test_cms_data/ct_multiple_attr.cms",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL, NULL}},
+	    {"recipes/80-test_cms_data/bad_signtime_attr.cms",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL, NULL}},
+	    {"recipes/80-test_cms_data/pkcs7-md4.pem",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL,
+	      "MD4 is in no loaded provider: the digest cannot be checked (openssl cms agrees)"}},
+	    {"recipes/80-test_cms_data/pkcs7-md4-encrypted.pem",
+	     {CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL,
+	      "PKCS#7 signedAndEnvelopedData is not read"}},
+	    {"recipes/80-test_cmsapi_data/encryptedData.der",
+	     {CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL, "encrypted-data is not read"}},
+	    {"recipes/25-test_pkcs7_data/malformed.pkcs7",
+	     {CS_ERR_TRUNCATED, CS_VERDICT_UNSIGNED, NULL, NULL, NULL}},
+	    {"recipes/25-test_pkcs7_data/grfc.out",
+	     {CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL, NULL}},
+	    {"d2i-tests/bad-cms.der", {CS_ERR_TRUNCATED, CS_VERDICT_UNSIGNED, NULL, NULL, NULL}},
+	    {"pkcs7-1.pem",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL, "MD2 signature: no provider has MD2"}},
+	    {"testp7.pem",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL, "certificates only: nobody signed"}},
+	    {"pkcs7.pem",
+	     {0, CS_VERDICT_INVALID, "S=INVALID", NULL,
+	      "certificates only (bare indented base64 of indefinite BER): nobody signed"}},
 	};
 	struct cs_read_report rep;
 	struct rt t, pk;
@@ -543,8 +616,10 @@ test_openssl(void)
 
 	rt_init(&t);
 	if (rt_add_anchors(&t, C(OSSL "smime-certs/smroot.pem")) != 0 ||
-	    rt_add_identity(&t, C(OSSL "smime-certs/smec3.pem"), C(OSSL "smime-certs/smec3.pem")) != 0 ||
-	    rt_add_identity(&t, C(OSSL "smime-certs/smrsa1.pem"), C(OSSL "smime-certs/smrsa1.pem")) != 0) {
+	    rt_add_identity(&t, C(OSSL "smime-certs/smec3.pem"), C(OSSL "smime-certs/smec3.pem")) !=
+	        0 ||
+	    rt_add_identity(&t, C(OSSL "smime-certs/smrsa1.pem"),
+	                    C(OSSL "smime-certs/smrsa1.pem")) != 0) {
 		CHECK(0, "OpenSSL test keys load");
 		rt_free(&t);
 		return;
@@ -552,17 +627,18 @@ test_openssl(void)
 	t.o.spill_dir = tmp;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(rel, sizeof(rel), OSSL "%s", cases[i].file);
-		out = check(&t, wrap(C(rel), "nobody@example.org", "ossl.eml"), cases[i].file, &cases[i].e, &rep);
+		out = check(&t, wrap(C(rel), "nobody@example.org", "ossl.eml"), cases[i].file,
+		            &cases[i].e, &rep);
 		free(out);
 		cs_read_report_clear(&rep);
 	}
 	/* ECDH ciphertext made by OpenSSL 1.1.1, a complete S/MIME message; no plaintext ships. */
-	e = (struct expect){ 0, CS_VERDICT_UNSIGNED, "E", NULL, "3DES: weak" };
-	out = check(&t, C(OSSL "recipes/80-test_cms_data/ciphertext_from_1_1_1.cms"), "ciphertext_from_1_1_1",
-	            &e, &rep);
+	e = (struct expect){0, CS_VERDICT_UNSIGNED, "E", NULL, "3DES: weak"};
+	out = check(&t, C(OSSL "recipes/80-test_cms_data/ciphertext_from_1_1_1.cms"),
+	            "ciphertext_from_1_1_1", &e, &rep);
 	if (sh("openssl cms -decrypt -in '%s' -inkey '%s' -out '%s' 2>/dev/null",
-	       C(OSSL "recipes/80-test_cms_data/ciphertext_from_1_1_1.cms"), C(OSSL "smime-certs/smec3.pem"),
-	       T("oracle")) == 0 &&
+	       C(OSSL "recipes/80-test_cms_data/ciphertext_from_1_1_1.cms"),
+	       C(OSSL "smime-certs/smec3.pem"), T("oracle")) == 0 &&
 	    (want = rt_slurp(T("oracle"), &n)) != NULL) {
 		CHECK(strcmp(body_of(out), body_of(want)) == 0 && n > 20,
 		      "ciphertext_from_1_1_1: plaintext equals openssl cms -decrypt's");
@@ -571,29 +647,34 @@ test_openssl(void)
 	free(out);
 	cs_read_report_clear(&rep);
 	/* Newer test data from OpenSSL master. */
-	e = (struct expect){ CS_ERR_NOT_FOUND, CS_VERDICT_UNSIGNED, NULL, NULL,
-	                     "KEK recipient (pre-shared key): no identity of ours is named" };
-	out = check(&t, wrap(C(OSSLM "recipes/80-test_cms_data/authenveloped_attrs.pem"), "x@example.org",
-	                     "m.eml"),
+	e = (struct expect){CS_ERR_NOT_FOUND, CS_VERDICT_UNSIGNED, NULL, NULL,
+	                    "KEK recipient (pre-shared key): no identity of ours is named"};
+	out = check(&t,
+	            wrap(C(OSSLM "recipes/80-test_cms_data/authenveloped_attrs.pem"),
+	                 "x@example.org", "m.eml"),
 	            "authenveloped_attrs", &e, &rep);
 	free(out);
 	cs_read_report_clear(&rep);
-	out = check(&t, wrap(C(OSSLM "recipes/80-test_cms_data/bad_authenveloped_attrs.pem"),
-	                     "x@example.org", "m.eml"),
+	out = check(&t,
+	            wrap(C(OSSLM "recipes/80-test_cms_data/bad_authenveloped_attrs.pem"),
+	                 "x@example.org", "m.eml"),
 	            "bad_authenveloped_attrs", &e, &rep);
 	free(out);
 	cs_read_report_clear(&rep);
-	e = (struct expect){ CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL,
-	                     "authenticated-data (MAC) is not read" };
-	out = check(&t, wrap(C(OSSLM "recipes/80-test_cms_data/authenticated_attrs.pem"), "x@example.org",
-	                     "m.eml"),
+	e = (struct expect){CS_ERR_BAD_FORMAT, CS_VERDICT_UNSIGNED, NULL, NULL,
+	                    "authenticated-data (MAC) is not read"};
+	out = check(&t,
+	            wrap(C(OSSLM "recipes/80-test_cms_data/authenticated_attrs.pem"),
+	                 "x@example.org", "m.eml"),
 	            "authenticated_attrs", &e, &rep);
 	free(out);
 	cs_read_report_clear(&rep);
-	e = (struct expect){ 0, CS_VERDICT_UNTRUSTED, "S=UNTRUSTED", NULL,
-	                     "empty digestAlgorithms SET: the signature still verifies; its self-signed "
-	                     "'PoC Signer' is no anchor of ours" };
-	out = check(&t, C(OSSLM "smime-eml/pkcs7-empty-digest-set.eml"), "pkcs7-empty-digest-set", &e, &rep);
+	e = (struct expect){
+	    0, CS_VERDICT_UNTRUSTED, "S=UNTRUSTED", NULL,
+	    "empty digestAlgorithms SET: the signature still verifies; its self-signed "
+	    "'PoC Signer' is no anchor of ours"};
+	out = check(&t, C(OSSLM "smime-eml/pkcs7-empty-digest-set.eml"), "pkcs7-empty-digest-set",
+	            &e, &rep);
 	CHECK(rep.n_layers == 1 && !(rep.layers[0].reasons & CS_REASON_BAD_SIGNATURE),
 	      "pkcs7-empty-digest-set: the signature itself verifies");
 	free(out);
@@ -602,7 +683,7 @@ test_openssl(void)
 	/* PKITS 4.10.7 as OpenSSL ships it, against the PKITS anchor: an invalid policy mapping. */
 	rt_init(&pk);
 	if (rt_add_anchors(&pk, C(PKITS "certs/TrustAnchorRootCertificate.crt")) == 0) {
-		e = (struct expect){ 0, CS_VERDICT_UNTRUSTED, "S=UNTRUSTED", NULL, NULL };
+		e = (struct expect){0, CS_VERDICT_UNTRUSTED, "S=UNTRUSTED", NULL, NULL};
 		out = check(&pk, C(OSSL "smime-eml/SignedInvalidMappingFromanyPolicyTest7.eml"),
 		            "SignedInvalidMappingFromanyPolicyTest7", &e, &rep);
 		free(out);
@@ -642,7 +723,7 @@ test_bc_ecdh(void)
 	for (i = 0; ids[i] != 0; i++) {
 		snprintf(name, sizeof(name), "encSess%c.asc", ids[i]);
 		snprintf(rel, sizeof(rel), ECDH "%s", name);
-		e = (struct expect){ 0, CS_VERDICT_UNSIGNED, "E", NULL, NULL };
+		e = (struct expect){0, CS_VERDICT_UNSIGNED, "E", NULL, NULL};
 		out = check(&t, wrap(C(rel), "x@example.org", "ecdh.eml"), name, &e, &rep);
 		CHECK(strcmp(body_of(out), want) == 0, "%s: plaintext is sess.txt", name);
 		free(out);
@@ -666,8 +747,8 @@ test_bc_ecdh(void)
 static void
 test_pkits(void)
 {
-	const unsigned ok_reasons = CS_REASON_ADDRESS_MISMATCH | CS_REASON_REVOCATION_UNKNOWN |
-	                            CS_REASON_WEAK_ALGORITHM;
+	const unsigned ok_reasons =
+	    CS_REASON_ADDRESS_MISMATCH | CS_REASON_REVOCATION_UNKNOWN | CS_REASON_WEAK_ALGORITHM;
 	struct cs_read_report rep;
 	struct rt t;
 	char *out, path[8192];
@@ -691,19 +772,24 @@ test_pkits(void)
 	while ((de = readdir(d)) != NULL) {
 		valid = strncmp(de->d_name, "SignedValid", 11) == 0;
 		if (!valid && strncmp(de->d_name, "SignedInvalid", 13) != 0)
-			continue;       /* the policy tests whose result depends on the initial settings */
+			continue; /* the policy tests whose result depends on the initial settings
+			           */
 		snprintf(path, sizeof(path), "%s/%s", C(PKITS "smime"), de->d_name);
 		r = rt_read_file(&t, path, &out, &n, &rep);
 		good = r == 0 && rep.n_layers == 1 &&
 		       (rep.verdict == CS_VERDICT_VALID || rep.verdict == CS_VERDICT_MISMATCH);
-		if (valid && strcmp(de->d_name, "SignedValidDSAParameterInheritanceTest5.eml") == 0) {
-			printf("# %s: DSA parameters inherited from the issuer, which OpenSSL cannot "
-			       "use: INVALID\n", de->d_name);
+		if (valid &&
+		    strcmp(de->d_name, "SignedValidDSAParameterInheritanceTest5.eml") == 0) {
+			printf(
+			    "# %s: DSA parameters inherited from the issuer, which OpenSSL cannot "
+			    "use: INVALID\n",
+			    de->d_name);
 			good = rep.verdict == CS_VERDICT_INVALID;
 		} else if (valid) {
 			good = good && (rep.layers[0].reasons & ~ok_reasons) == 0;
 		} else {
-			good = r == 0 && (!good || rep.layers[0].revocation == CS_REVOCATION_UNKNOWN);
+			good =
+			    r == 0 && (!good || rep.layers[0].revocation == CS_REVOCATION_UNKNOWN);
 		}
 		if (!good) {
 			printf("# PKITS %s: ", de->d_name);
@@ -715,7 +801,8 @@ test_pkits(void)
 		cs_read_report_clear(&rep);
 	}
 	closedir(d);
-	CHECK(total >= 200 && pass == total, "PKITS: %d of %d Valid/Invalid paths as named", pass, total);
+	CHECK(total >= 200 && pass == total, "PKITS: %d of %d Valid/Invalid paths as named", pass,
+	      total);
 	rt_free(&t);
 }
 

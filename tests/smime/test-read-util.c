@@ -243,7 +243,8 @@ read_bio(struct rt *t, BIO *in, char **ret_out, size_t *ret_len, struct cs_read_
 	r = cs_read(in, out, &t->o, rep);
 	n = BIO_get_mem_data(out, &data);
 	*ret_out = must(malloc((size_t)n + 1));
-	memcpy(*ret_out, data, (size_t)n);
+	if (n > 0)
+		memcpy(*ret_out, data, (size_t)n);
 	(*ret_out)[n] = 0;
 	*ret_len = (size_t)n;
 	BIO_free(out);
@@ -284,13 +285,20 @@ const char *
 rt_verdict_name(enum cs_verdict v)
 {
 	switch (v) {
-	case CS_VERDICT_UNSIGNED: return "UNSIGNED";
-	case CS_VERDICT_VALID: return "VALID";
-	case CS_VERDICT_INVALID: return "INVALID";
-	case CS_VERDICT_UNTRUSTED: return "UNTRUSTED";
-	case CS_VERDICT_EXPIRED: return "EXPIRED";
-	case CS_VERDICT_REVOKED: return "REVOKED";
-	case CS_VERDICT_MISMATCH: return "MISMATCH";
+	case CS_VERDICT_UNSIGNED:
+		return "UNSIGNED";
+	case CS_VERDICT_VALID:
+		return "VALID";
+	case CS_VERDICT_INVALID:
+		return "INVALID";
+	case CS_VERDICT_UNTRUSTED:
+		return "UNTRUSTED";
+	case CS_VERDICT_EXPIRED:
+		return "EXPIRED";
+	case CS_VERDICT_REVOKED:
+		return "REVOKED";
+	case CS_VERDICT_MISMATCH:
+		return "MISMATCH";
 	}
 	return "?";
 }
@@ -299,8 +307,9 @@ static void
 print_reasons(FILE *f, unsigned r)
 {
 	static const char *names[] = {
-		"EXPIRED", "NOT_YET_VALID", "REVOKED", "REVOCATION_UNKNOWN", "UNTRUSTED_ROOT",
-		"KEY_USAGE", "EKU", "ADDRESS_MISMATCH", "WEAK_ALGORITHM", "WEAK_KEY", "BAD_SIGNATURE",
+	    "EXPIRED",        "NOT_YET_VALID", "REVOKED",       "REVOCATION_UNKNOWN",
+	    "UNTRUSTED_ROOT", "KEY_USAGE",     "EKU",           "ADDRESS_MISMATCH",
+	    "WEAK_ALGORITHM", "WEAK_KEY",      "BAD_SIGNATURE",
 	};
 	size_t i;
 	int first = 1;
@@ -318,28 +327,32 @@ print_reasons(FILE *f, unsigned r)
 void
 rt_print_report(FILE *f, int result, const struct cs_read_report *r)
 {
-	static const char *rev[] = { "unknown", "good", "revoked" };
+	static const char *rev[] = {"unknown", "good", "revoked"};
 	const struct cs_layer *l;
 	size_t i;
 
-	fprintf(f, "{\"result\": \"%s\", \"verdict\": \"%s\", \"from\": \"%s\", "
-	           "\"unprotected_parts\": %d, \"layers\": [",
+	fprintf(f,
+	        "{\"result\": \"%s\", \"verdict\": \"%s\", \"from\": \"%s\", "
+	        "\"unprotected_parts\": %d, \"layers\": [",
 	        result == 0 ? "OK" : cs_error_name(result), rt_verdict_name(r->verdict), r->from,
 	        r->unprotected_parts);
 	for (i = 0; i < r->n_layers; i++) {
 		l = &r->layers[i];
 		fprintf(f, "%s{", i > 0 ? ", " : "");
 		if (l->kind == CS_LAYER_ENCRYPTED) {
-			fprintf(f, "\"kind\": \"encrypted\", \"cipher\": \"%s\", \"integrity\": %d, "
-			           "\"identity\": %d, \"weak\": %d, \"reasons\": ",
+			fprintf(f,
+			        "\"kind\": \"encrypted\", \"cipher\": \"%s\", \"integrity\": %d, "
+			        "\"identity\": %d, \"weak\": %d, \"reasons\": ",
 			        l->cipher, l->integrity_protected, l->identity_index, l->weak);
 		} else {
-			fprintf(f, "\"kind\": \"signed\", \"opaque\": %d, \"verdict\": \"%s\", "
-			           "\"signer\": \"%s\", \"email_matches\": %d, \"digest\": \"%s\", "
-			           "\"signing_time\": %lld, \"revocation\": \"%s\", \"weak\": %d, "
-			           "\"reasons\": ",
-			        l->opaque, rt_verdict_name(l->verdict), l->signer_email, l->email_matches,
-			        l->digest, (long long)l->signing_time, rev[l->revocation % 3], l->weak);
+			fprintf(f,
+			        "\"kind\": \"signed\", \"opaque\": %d, \"verdict\": \"%s\", "
+			        "\"signer\": \"%s\", \"email_matches\": %d, \"digest\": \"%s\", "
+			        "\"signing_time\": %lld, \"revocation\": \"%s\", \"weak\": %d, "
+			        "\"reasons\": ",
+			        l->opaque, rt_verdict_name(l->verdict), l->signer_email,
+			        l->email_matches, l->digest, (long long)l->signing_time,
+			        rev[l->revocation % 3], l->weak);
 		}
 		print_reasons(f, l->reasons);
 		fputc('}', f);

@@ -23,7 +23,7 @@ struct rt {
 	struct cs_identity ids[RT_MAX_IDS];
 	EVP_PKEY *keys[RT_MAX_IDS];
 	int get_key_calls[RT_MAX_IDS];
-	int get_key_error[RT_MAX_IDS];  /* returned instead of the key when nonzero */
+	int get_key_error[RT_MAX_IDS]; /* returned instead of the key when nonzero */
 	size_t n_ids;
 	struct cs_read_opts o;
 };
@@ -34,7 +34,7 @@ void rt_free(struct rt *t);
 
 /* Each returns 0, or -1 after printing why. Files are PEM or DER. */
 int rt_add_anchors(struct rt *t, const char *path);
-int rt_add_crl(struct rt *t, const char *path);     /* also sets have_crls */
+int rt_add_crl(struct rt *t, const char *path); /* also sets have_crls */
 int rt_add_untrusted(struct rt *t, const char *path);
 int rt_add_identity(struct rt *t, const char *key_path, const char *cert_path);
 int rt_add_p12(struct rt *t, const char *path, const char *pass);

