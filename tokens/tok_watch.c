@@ -329,6 +329,13 @@ tok_watch_wait_token(struct tok_watch *w, const char *uri, unsigned timeout_ms,
 			     (deadline.tv_nsec - now.tv_nsec) / 1000000;
 			left = ms > 0 ? (unsigned)ms : 0;
 		}
+		/*
+		 * Wait for an event, but never longer than one poll interval: a card
+		 * pulled and put back between two polls makes no event at all, and
+		 * the token must be found all the same.
+		 */
+		if (left > w->interval_ms)
+			left = w->interval_ms;
 		r = tok_watch_next(w, seq, left, cancel, &e);
 		if (r == CS_ERR_CANCELLED)
 			return r;

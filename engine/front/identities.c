@@ -1,6 +1,7 @@
 #include "identities.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,6 +27,47 @@ front_identities_free(struct front_identity *ids, size_t n)
 	free(ids);
 }
 
+/*
+ * What this engine already wrote to the store, so that listing identities
+ * (on every PROTECT and READ) writes only what is new: a fingerprint of each
+ * CA certificate imported and of each identity remembered.
+ */
+#define SEEN_MAX 256
+static struct {
+	pthread_mutex_t lock;
+	unsigned char md[SEEN_MAX][32];
+	size_t n;
+} seen = { PTHREAD_MUTEX_INITIALIZER, { { 0 } }, 0 };
+
+/* Returns 1 if this digest (of a certificate, or of a URI and certificate) was seen before. */
+static int
+seen_before(const unsigned char md[32])
+{
+	size_t i;
+	int found = 0;
+
+	pthread_mutex_lock(&seen.lock);
+	for (i = 0; i < seen.n && !found; i++)
+		found = memcmp(seen.md[i], md, 32) == 0;
+	if (!found && seen.n < SEEN_MAX)
+		memcpy(seen.md[seen.n++], md, 32);
+	pthread_mutex_unlock(&seen.lock);
+	return found;
+}
+
+static int
+seen_identity(const char *key_uri, const uint8_t *der, size_t len)
+{
+	unsigned char md[32];
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	         EVP_DigestUpdate(c, key_uri, strlen(key_uri) + 1) == 1 &&
+	         EVP_DigestUpdate(c, der, len) == 1 && EVP_DigestFinal_ex(c, md, NULL) == 1;
+
+	EVP_MD_CTX_free(c);
+	return ok && seen_before(md);
+}
+
 int
 front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_n)
 {
@@ -42,16 +84,25 @@ front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_
 		return r;
 	/* The CA certificates cards carry complete chains: the store keeps them. */
 	for (i = 0; cas != NULL && i < (size_t)sk_X509_num(cas); i++) {
-		unsigned char *der = NULL;
-		int len = i2d_X509(sk_X509_value(cas, i), &der), added, seen;
+		unsigned char *der = NULL, md[32];
+		unsigned int md_len = 0;
+		int len, added, count;
 
+		if (X509_digest(sk_X509_value(cas, i), EVP_sha256(), md, &md_len) != 1 ||
+		    md_len != 32 || seen_before(md))
+			continue;
+		len = i2d_X509(sk_X509_value(cas, i), &der);
 		if (len > 0)
-			(void)cs_store_import(d->store, der, (size_t)len, &added, &seen);
+			(void)cs_store_import(d->store, der, (size_t)len, &added, &count);
 		OPENSSL_free(der);
 	}
 	for (i = 0; i < n_live; i++) {
 		const unsigned char *p = live[i].cert_der;
-		X509 *x = d2i_X509(NULL, &p, (long)live[i].cert_len);
+		X509 *x;
+
+		if (seen_identity(live[i].key_uri, live[i].cert_der, live[i].cert_len))
+			continue;
+		x = d2i_X509(NULL, &p, (long)live[i].cert_len);
 
 		if (x != NULL)
 			(void)cs_store_remember_identity(d->store, live[i].key_uri, live[i].token_label,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <limits.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/obj_mac.h>
@@ -144,6 +145,25 @@ test_watcher(struct tok_ctx *ctx)
 	CHECK_EQ_INT(tok_watch_wait_token(w, "pkcs11:token=bob-card", 0, NULL), 0,
 	             "a present card needs no wait");
 	tok_watch_stop(w);
+
+	/* Pulled and put back between two polls: no event at all, yet the waiter must see it. */
+	{
+		struct timespec t0, t1;
+		long ms;
+
+		CHECK(tok_watch_start(ctx, 1000, &w) == 0, "a slow watcher (1 s polls)");
+		set_control("hide bob-card\n");
+		pthread_create(&th, NULL, show_later, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r = tok_watch_wait_token(w, "pkcs11:token=bob-card", 30000, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		pthread_join(th, NULL);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		CHECK(r == 0 && ms < 5000,
+		      "a card back before the watcher noticed it was gone is found within a poll (%ld ms)",
+		      ms);
+		tok_watch_stop(w);
+	}
 }
 
 /* A PIN dialog that stays open until released. */
