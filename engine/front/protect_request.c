@@ -111,6 +111,18 @@ add_missing(struct protect_job *job, const char *addr)
 	return 0;
 }
 
+static int
+already_listed(const struct cs_recipient *list, size_t n, X509 *cert)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (X509_cmp(list[i].cert, cert) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Appends the recipients for addrs to list (the certificates are not new references). */
 static int
 resolve(struct protect_job *job, char **addrs, size_t n, struct cs_recipient *list, size_t *count)
@@ -125,6 +137,8 @@ resolve(struct protect_job *job, char **addrs, size_t n, struct cs_recipient *li
 				return r;
 			continue;
 		}
+		if (already_listed(list, *count, cert))
+			continue;       /* the sender in To:, or an address twice: one RecipientInfo */
 		list[*count].cert = cert;
 		list[*count].rsa_oaep = 0;
 		(*count)++;
@@ -160,6 +174,23 @@ send_missing_error(struct protect_job *job)
 	cs_buf_clear(&out);
 }
 
+/*
+ * The request's output behind a 256 KiB buffer: the S/MIME code writes base64
+ * lines, and a DATA frame per line would cost the client a read each.
+ */
+static BIO *
+buffered_output(struct request *rq, uint32_t stream)
+{
+	BIO *sink = request_output_bio(rq, stream), *buf = BIO_new(BIO_f_buffer());
+
+	if (sink == NULL || buf == NULL || BIO_set_write_buffer_size(buf, 256 * 1024) != 1) {
+		BIO_free(sink);
+		BIO_free(buf);
+		return NULL;
+	}
+	return BIO_push(buf, sink);
+}
+
 /* One protected copy: headers (less what must go), the body from body_in, to stream. */
 static int
 protect_copy(struct protect_job *job, BIO *body_in, uint32_t stream,
@@ -178,7 +209,7 @@ protect_copy(struct protect_job *job, BIO *body_in, uint32_t stream,
 	if ((r = headers_write(&job->headers, drop_fields, job->missing, job->n_missing, &head)) != 0)
 		goto out;
 	if ((in = concat_bio_new(&head, body_in)) == NULL ||
-	    (out = request_output_bio(job->rq, stream)) == NULL) {
+	    (out = buffered_output(job->rq, stream)) == NULL) {
 		r = CS_ERR_NOMEM;
 		goto out;
 	}
@@ -198,11 +229,13 @@ protect_copy(struct protect_job *job, BIO *body_in, uint32_t stream,
 		opts.signer = &signer;
 	}
 	r = cs_protect(in, out, &opts);
+	if (r == 0 && BIO_flush(out) != 1)
+		r = CS_ERR_IO;
 	if (r == 0)
 		r = request_end_stream(job->rq, stream);
 out:
 	BIO_free(in);
-	BIO_free(out);
+	BIO_free_all(out);
 	cs_buf_clear(&head);
 	return r;
 }
