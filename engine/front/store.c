@@ -278,8 +278,12 @@ cs_store_import(struct cs_store *s, const unsigned char *data, size_t len, int *
 	return r;
 }
 
-int
-cs_store_find_by_email(struct cs_store *s, const char *addr, STACK_OF(X509) **ret_certs)
+/*
+ * Runs a query whose first column is a certificate's DER (with addr bound to
+ * its one parameter when not NULL) and returns the certificates as a stack.
+ */
+static int
+query_certs(struct cs_store *s, const char *sql, const char *addr, STACK_OF(X509) **ret_certs)
 {
 	sqlite3_stmt *st = NULL;
 	STACK_OF(X509) *certs;
@@ -288,13 +292,10 @@ cs_store_find_by_email(struct cs_store *s, const char *addr, STACK_OF(X509) **re
 	*ret_certs = NULL;
 	if ((certs = sk_X509_new_null()) == NULL)
 		return CS_ERR_NOMEM;
-	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT c.der FROM certs c JOIN cert_emails e"
-	                       " ON c.fingerprint = e.fingerprint WHERE e.email = ?"
-	                       " ORDER BY c.not_after DESC",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto out;
-	sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
+	if (addr != NULL)
+		sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *p = sqlite3_column_blob(st, 0);
 		X509 *x = p != NULL ? d2i_X509(NULL, &p, sqlite3_column_bytes(st, 0)) : NULL;
@@ -311,6 +312,16 @@ out:
 	sqlite3_finalize(st);
 	sk_X509_pop_free(certs, X509_free);
 	return r;
+}
+
+int
+cs_store_find_by_email(struct cs_store *s, const char *addr, STACK_OF(X509) **ret_certs)
+{
+	return query_certs(s,
+	                   "SELECT c.der FROM certs c JOIN cert_emails e"
+	                   " ON c.fingerprint = e.fingerprint WHERE e.email = ?"
+	                   " ORDER BY c.not_after DESC",
+	                   addr, ret_certs);
 }
 
 void
@@ -419,29 +430,5 @@ out:
 int
 cs_store_all_certs(struct cs_store *s, STACK_OF(X509) **ret_certs)
 {
-	sqlite3_stmt *st = NULL;
-	STACK_OF(X509) *certs;
-	int rc, r = CS_ERR_IO;
-
-	*ret_certs = NULL;
-	if ((certs = sk_X509_new_null()) == NULL)
-		return CS_ERR_NOMEM;
-	if (sqlite3_prepare_v2(s->db, "SELECT der FROM certs", -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *p = sqlite3_column_blob(st, 0);
-		X509 *x = p != NULL ? d2i_X509(NULL, &p, sqlite3_column_bytes(st, 0)) : NULL;
-
-		if (x != NULL && !sk_X509_push(certs, x))
-			X509_free(x);
-	}
-	if (rc != SQLITE_DONE)
-		goto out;
-	*ret_certs = certs;
-	certs = NULL;
-	r = 0;
-out:
-	sqlite3_finalize(st);
-	sk_X509_pop_free(certs, X509_free);
-	return r;
+	return query_certs(s, "SELECT der FROM certs", NULL, ret_certs);
 }

@@ -26,20 +26,34 @@ operation_text(const char *op)
 	return "Decrypt";
 }
 
+/* The dialog request's common part: the client's display hints, the summary, the limits. */
+static void
+base_request(const struct keyd_pin_arg *a, struct cs_display_hints *hints,
+             struct cs_pin_request *req)
+{
+	const struct keyd_context *c = a->context;
+
+	memset(hints, 0, sizeof(*hints));
+	hints->display = c->display;
+	hints->wayland_display = c->wayland_display;
+	hints->xauthority = c->xauthority;
+	hints->dbus_session_bus_address = c->dbus_address;
+	hints->term = c->term;
+	hints->ttyname = c->ttyname;
+	hints->lc_ctype = c->lc_ctype;
+	memset(req, 0, sizeof(*req));
+	req->pinentry_program = a->keyd->pinentry;
+	req->hints = hints;
+	req->summary = c->summary;
+	req->timeout_seconds = a->keyd->pin_timeout;
+	req->cancel = a->cancel;
+}
+
 int
 keyd_pin_callback(void *arg, const struct tok_pin_prompt *prompt, struct cs_secret **ret_pin)
 {
 	struct keyd_pin_arg *a = arg;
-	const struct keyd_context *c = a->context;
-	struct cs_display_hints hints = {
-		.display = c->display,
-		.wayland_display = c->wayland_display,
-		.xauthority = c->xauthority,
-		.dbus_session_bus_address = c->dbus_address,
-		.term = c->term,
-		.ttyname = c->ttyname,
-		.lc_ctype = c->lc_ctype,
-	};
+	struct cs_display_hints hints;
 	struct cs_pin_request req;
 	int pin_state = 0;
 
@@ -50,17 +64,12 @@ keyd_pin_callback(void *arg, const struct tok_pin_prompt *prompt, struct cs_secr
 		pin_state |= CS_PIN_STATE_COUNT_LOW;
 	if (prompt->final_try)
 		pin_state |= CS_PIN_STATE_FINAL_TRY;
-	memset(&req, 0, sizeof(req));
-	req.pinentry_program = a->keyd->pinentry;
-	req.hints = &hints;
+	base_request(a, &hints, &req);
 	req.token_label = prompt->token_label;
 	req.operation = operation_text(a->operation);
-	req.summary = c->summary;
 	req.pin_state = pin_state;
 	req.previous_wrong = prompt->previous_wrong;
-	req.timeout_seconds = a->keyd->pin_timeout;
 	req.keypad = prompt->keypad;
-	req.cancel = a->cancel;
 	if (prompt->count_low || prompt->final_try)
 		(void)keyd_send_event(a->keyd, a->request_id, CS_KEVENT_PIN_STATE,
 		                      prompt->final_try ? "final-try" : "count-low");
@@ -85,27 +94,12 @@ keyd_pin_done(struct keyd_pin_arg *a)
 int
 keyd_confirm_signature(struct keyd_pin_arg *a)
 {
-	const struct keyd_context *c = a->context;
-	struct cs_display_hints hints = {
-		.display = c->display,
-		.wayland_display = c->wayland_display,
-		.xauthority = c->xauthority,
-		.dbus_session_bus_address = c->dbus_address,
-		.term = c->term,
-		.ttyname = c->ttyname,
-		.lc_ctype = c->lc_ctype,
-	};
+	struct cs_display_hints hints;
 	struct cs_pin_request req;
 
 	if (a->cancel != NULL && *a->cancel)
 		return CS_ERR_CANCELLED;
-	memset(&req, 0, sizeof(req));
-	req.pinentry_program = a->keyd->pinentry;
-	req.hints = &hints;
-	req.token_label = NULL;
+	base_request(a, &hints, &req);
 	req.operation = "Confirm this signature";
-	req.summary = c->summary;
-	req.timeout_seconds = a->keyd->pin_timeout;
-	req.cancel = a->cancel;
 	return cs_pinentry_confirm(&req);
 }
