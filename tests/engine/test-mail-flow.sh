@@ -24,39 +24,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-person() {
-	local who=$1 card=${2:-$1} other
-	mkdir -p "$work/$who/config/cardseal" "$work/$who/runtime"
-	cp -a "$CS_TOKENS" "$work/$who/tokens"
-	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-		"$work/$who/tokens" > "$work/$who/softhsm2.conf"
-	for other in alice bob carol; do
-		[ "$other" = "$card" ] || SOFTHSM2_CONF=$work/$who/softhsm2.conf \
-			softhsm2-util --delete-token --token "$other-card" >/dev/null
-	done
-	: > "$work/$who/control"
-	ln -s "$fake" "$work/$who/pinentry"
-	printf 'FAKE_PINENTRY_ACTION=pin:%s\n' "$CS_USER_PIN" > "$work/$who/pinentry.env"
-	cat > "$work/$who/config/cardseal/cardseald.conf" <<CONF
-[tokens]
-modules = $module
-[trust]
-anchors = $CS_ANCHORS
-crl-dir = $CS_CRL_DIR
-[pin]
-pinentry = $work/$who/pinentry
-timeout = 20
-CONF
-}
-
-as() {
-	local who=$1
-	shift
-	SOFTHSM2_CONF=$work/$who/softhsm2.conf XDG_CONFIG_HOME=$work/$who/config \
-		XDG_RUNTIME_DIR=$work/$who/runtime XDG_DATA_HOME=$work/$who/data \
-		FAULTP11_CONTROL=$work/$who/control FAULTP11_PAD_PIN=$CS_USER_PIN \
-		"$cardseal" "$@"
-}
+here=$(dirname "$(realpath "$0")")
+person_module=$module
+person_conf_extra="crl-dir = $CS_CRL_DIR"
+. "$here/lib-person.sh"
 
 body_of() { tr -d '\r' < "$1" | sed -n '/^$/,$p'; }
 json_field() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }

@@ -21,28 +21,9 @@ check() { local what=$1; shift; n=$((n + 1)); if "$@"; then echo "ok $n - $what"
 cleanup() { pkill -f "cardseald --socket $work/" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-person() {
-	local who=$1 other
-	mkdir -p "$work/$who/config/cardseal" "$work/$who/runtime"
-	cp -a "$CS_TOKENS" "$work/$who/tokens"
-	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-		"$work/$who/tokens" > "$work/$who/softhsm2.conf"
-	for other in alice bob carol; do
-		[ "$other" = "$who" ] || SOFTHSM2_CONF=$work/$who/softhsm2.conf \
-			softhsm2-util --delete-token --token "$other-card" >/dev/null
-	done
-	ln -s "$fake" "$work/$who/pinentry"
-	printf 'FAKE_PINENTRY_ACTION=pin:%s\n' "$CS_USER_PIN" > "$work/$who/pinentry.env"
-	printf '[tokens]\nmodules = %s\n[trust]\nanchors = %s\n[pin]\npinentry = %s\n' \
-		"$CS_SOFTHSM_MODULE" "$CS_ANCHORS" "$work/$who/pinentry" \
-		> "$work/$who/config/cardseal/cardseald.conf"
-}
-as() {
-	local who=$1
-	shift
-	SOFTHSM2_CONF=$work/$who/softhsm2.conf XDG_CONFIG_HOME=$work/$who/config \
-		XDG_RUNTIME_DIR=$work/$who/runtime XDG_DATA_HOME=$work/$who/data "$cardseal" "$@"
-}
+here=$(dirname "$(realpath "$0")")
+person_module=$CS_SOFTHSM_MODULE
+. "$here/lib-person.sh"
 # Peak RSS (KiB) of the engine and keyd serving WHO's socket.
 engine_hwm() {
 	local who=$1 pid kpid
