@@ -422,6 +422,69 @@ write_report(const char *path, const char *json)
 	return atomic_out_commit(&o);
 }
 
+/* A request that streams IN to the engine and its result to OUT (READ and the data requests). */
+struct streamed {
+	uint8_t type;               /* CS_MSG_READ or a CS_MSG_*_DATA */
+	uint32_t flags;
+	const char *account;
+	const char *const *recipients;
+	const char *what;           /* "read", "data sign", ... for messages */
+	int verdict_decides;        /* the report's verdict gives the exit status */
+};
+
+/*
+ * Runs it: OUT appears only when everything succeeded (temporary file and
+ * rename), the JSON reply goes to report when asked for. Returns the exit status.
+ */
+static int
+run_streamed(const struct streamed *s, const char *in_path, const char *out_path,
+             const char *report)
+{
+	struct atomic_out out;
+	struct cs_client *c = NULL;
+	char *json = NULL;
+	int in_fd, r, status = EXIT_OTHER, opened = 0;
+
+	if ((in_fd = open_input(in_path)) < 0)
+		return EXIT_OTHER;
+	if ((r = atomic_out_open(&out, out_path)) != 0) {
+		fprintf(stderr, "cardseal: cannot write the output: %s\n", cs_strerror(r));
+		goto out;
+	}
+	opened = 1;
+	if (connect_engine(&c) != 0)
+		goto out;
+	r = cs_client_data(c, s->type, s->flags, s->account, s->recipients, in_fd, out.fd, &json);
+	if (r == 0)
+		r = atomic_out_commit(&out);
+	opened = r != 0;
+	if (r == 0 && report != NULL)
+		r = write_report(report, json);
+	if (r != 0) {
+		if (r == CS_ERR_NO_RECIPIENT_CERT)
+			print_missing(cs_client_error_details(c));
+		else
+			fprintf(stderr, "cardseal: %s: %s\n", s->what, cs_strerror(r));
+		status = exit_for(r);
+		goto out;
+	}
+	status = 0;
+	if (s->verdict_decides) {
+		if (!quiet)
+			print_report(stderr, json);
+		/* 0 when every signature is valid or there is none; 3 otherwise. */
+		status = report_signatures_ok(json) ? 0 : EXIT_INVALID_SIGNATURE;
+	}
+out:
+	if (opened)
+		atomic_out_abort(&out);
+	free(json);
+	cs_client_close(c);
+	if (in_fd > 0)
+		close(in_fd);
+	return status;
+}
+
 static int
 cmd_read(int argc, char **argv)
 {
@@ -429,11 +492,9 @@ cmd_read(int argc, char **argv)
 		{ "report", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct atomic_out out;
-	struct cs_client *c = NULL;
-	const char *report = NULL, *in_path;
-	char *json = NULL;
-	int ch, in_fd = -1, r, status = EXIT_OTHER, opened = 0;
+	struct streamed req = { CS_MSG_READ, 0, NULL, NULL, "read", 1 };
+	const char *report = NULL;
+	int ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -444,39 +505,8 @@ cmd_read(int argc, char **argv)
 	}
 	if (argc - optind > 2)
 		return EXIT_USAGE;
-	in_path = optind < argc ? argv[optind] : NULL;
-	if ((in_fd = open_input(in_path)) < 0)
-		return EXIT_OTHER;
-	if ((r = atomic_out_open(&out, optind + 1 < argc ? argv[optind + 1] : NULL)) != 0) {
-		fprintf(stderr, "cardseal: cannot write the output: %s\n", cs_strerror(r));
-		goto out;
-	}
-	opened = 1;
-	if (connect_engine(&c) != 0)
-		goto out;
-	r = cs_client_read(c, 0, in_fd, out.fd, &json);
-	if (r == 0)
-		r = atomic_out_commit(&out);
-	opened = r != 0;
-	if (r == 0 && report != NULL)
-		r = write_report(report, json);
-	if (r != 0) {
-		fprintf(stderr, "cardseal: read: %s\n", cs_strerror(r));
-		status = exit_for(r);
-		goto out;
-	}
-	if (!quiet)
-		print_report(stderr, json);
-	/* 0 when every signature is valid or there is none; 3 otherwise. */
-	status = report_signatures_ok(json) ? 0 : EXIT_INVALID_SIGNATURE;
-out:
-	if (opened)
-		atomic_out_abort(&out);
-	free(json);
-	cs_client_close(c);
-	if (in_fd > 0)
-		close(in_fd);
-	return status;
+	return run_streamed(&req, optind < argc ? argv[optind] : NULL,
+	                    optind + 1 < argc ? argv[optind + 1] : NULL, report);
 }
 
 /* data sign|verify|encrypt|decrypt: CMS DER for scripts. */
@@ -492,12 +522,11 @@ cmd_data(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *recipients[65], *account = "", *report = NULL, *what;
-	struct atomic_out out;
-	struct cs_client *c = NULL;
-	char *json = NULL;
+	struct streamed req;
+	char label[32];
 	uint32_t flags = 0;
 	uint8_t type;
-	int ch, n_to = 0, in_fd = -1, r, status = EXIT_OTHER, opened = 0;
+	int ch, n_to = 0;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -545,44 +574,15 @@ cmd_data(int argc, char **argv)
 	recipients[n_to] = NULL;
 	if (argc - optind > 2 || (type == CS_MSG_ENCRYPT_DATA && n_to == 0 && account[0] == '\0'))
 		return EXIT_USAGE;
-	if ((in_fd = open_input(optind < argc ? argv[optind] : NULL)) < 0)
-		return EXIT_OTHER;
-	if ((r = atomic_out_open(&out, optind + 1 < argc ? argv[optind + 1] : NULL)) != 0) {
-		fprintf(stderr, "cardseal: cannot write the output: %s\n", cs_strerror(r));
-		goto out;
-	}
-	opened = 1;
-	if (connect_engine(&c) != 0)
-		goto out;
-	r = cs_client_data(c, type, flags, account, recipients, in_fd, out.fd, &json);
-	if (r == 0)
-		r = atomic_out_commit(&out);
-	opened = r != 0;
-	if (r == 0 && report != NULL)
-		r = write_report(report, json);
-	if (r != 0) {
-		if (r == CS_ERR_NO_RECIPIENT_CERT)
-			print_missing(cs_client_error_details(c));
-		else
-			fprintf(stderr, "cardseal: data %s: %s\n", what, cs_strerror(r));
-		status = exit_for(r);
-		goto out;
-	}
-	if (type == CS_MSG_VERIFY_DATA) {
-		if (!quiet)
-			print_report(stderr, json);
-		status = report_signatures_ok(json) ? 0 : EXIT_INVALID_SIGNATURE;
-	} else {
-		status = 0;
-	}
-out:
-	if (opened)
-		atomic_out_abort(&out);
-	free(json);
-	cs_client_close(c);
-	if (in_fd > 0)
-		close(in_fd);
-	return status;
+	snprintf(label, sizeof(label), "data %s", what);
+	req.type = type;
+	req.flags = flags;
+	req.account = account;
+	req.recipients = recipients;
+	req.what = label;
+	req.verdict_decides = type == CS_MSG_VERIFY_DATA;
+	return run_streamed(&req, optind < argc ? argv[optind] : NULL,
+	                    optind + 1 < argc ? argv[optind + 1] : NULL, report);
 }
 
 int
