@@ -250,6 +250,33 @@ request_main(void *arg)
 	case CS_MSG_DECRYPT_DATA:
 		handle_decrypt_data(rq);
 		break;
+	case CS_MSG_CERTS_LIST:
+		handle_certs_list(rq);
+		break;
+	case CS_MSG_CERTS_EXPORT:
+		handle_certs_export(rq);
+		break;
+	case CS_MSG_CERTS_REMOVE:
+		handle_certs_remove(rq);
+		break;
+	case CS_MSG_CERTS_INSTALL:
+		handle_certs_install(rq);
+		break;
+	case CS_MSG_CERTS_CHOOSE:
+		handle_certs_choose(rq);
+		break;
+	case CS_MSG_SETTINGS_GET:
+		handle_settings_get(rq);
+		break;
+	case CS_MSG_SETTINGS_SET:
+		handle_settings_set(rq);
+		break;
+	case CS_MSG_POLICY_GET:
+		handle_policy_get(rq);
+		break;
+	case CS_MSG_PFX_IMPORT:
+		handle_pfx_import(rq);
+		break;
 	default:
 		client_send_error(cl, rq->id, CS_ERR_UNKNOWN_TYPE, NULL);
 		break;
@@ -273,10 +300,8 @@ request_main(void *arg)
 static int
 known_request(uint8_t type)
 {
-	return type == CS_MSG_STATUS || type == CS_MSG_CERTS_IMPORT || type == CS_MSG_SUBSCRIBE ||
-	       type == CS_MSG_PROTECT || type == CS_MSG_READ || type == CS_MSG_SIGN_DATA ||
-	       type == CS_MSG_VERIFY_DATA || type == CS_MSG_ENCRYPT_DATA ||
-	       type == CS_MSG_DECRYPT_DATA;
+	return (type >= CS_MSG_STATUS && type <= CS_MSG_SUBSCRIBE) ||
+	       (type >= CS_MSG_SIGN_DATA && type <= CS_MSG_PFX_IMPORT);
 }
 
 static void

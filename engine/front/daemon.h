@@ -102,6 +102,15 @@ void handle_sign_data(struct request *rq);
 void handle_verify_data(struct request *rq);
 void handle_encrypt_data(struct request *rq);
 void handle_decrypt_data(struct request *rq);
+void handle_certs_list(struct request *rq);        /* certs_requests.c */
+void handle_certs_export(struct request *rq);
+void handle_certs_remove(struct request *rq);
+void handle_certs_install(struct request *rq);
+void handle_certs_choose(struct request *rq);
+void handle_settings_get(struct request *rq);      /* settings_requests.c */
+void handle_settings_set(struct request *rq);
+void handle_policy_get(struct request *rq);
+void handle_pfx_import(struct request *rq);        /* pfx_request.c */
 
 /*
  * The READ machinery on an input BIO. READ_MAIL: a message. The data modes

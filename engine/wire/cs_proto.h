@@ -20,6 +20,24 @@
  *   SUBSCRIBE  c->s  (empty)                   -> EVENT TOKEN_CHANGED ... until CANCEL, then OK
  *   CANCEL     c->s  u32 request_id            -> OK; the request ends with ERROR CANCELLED
  *
+ *   The certificate store, settings and policy (small requests: one frame each way):
+ *   CERTS_LIST    c->s str address ("" = every certificate) -> OK: str json {"certs":[...]}
+ *   CERTS_EXPORT  c->s str fingerprint (SHA-256, hex)       -> OK: str json {"pem":"..."}
+ *   CERTS_REMOVE  c->s str fingerprint                      -> OK: str json
+ *   CERTS_INSTALL c->s u32 flags, then a signed message as DATA
+ *                     -> OK: str json {"installed":[{"address":..,"fingerprint":..}],...}
+ *                     Installs the sender's encryption certificate from the message,
+ *                     whatever the harvest setting says.
+ *   CERTS_CHOOSE  c->s str account, u32 n, n x str recipient address
+ *                     -> OK: str json: the signer and each recipient's certificate as
+ *                        PROTECT would choose them now, and why (or why none)
+ *   SETTINGS_GET  c->s str account ("" = every account)    -> OK: str json
+ *   SETTINGS_SET  c->s str account, str key, str value     -> OK: str json (the account's settings)
+ *   POLICY_GET    c->s (empty)                              -> OK: str json (the admin policy)
+ *   PFX_IMPORT    c->s str token_uri ("" = the only writable token), str label,
+ *                      bytes pkcs12 (<= 1 MiB); keyd asks the password and PIN
+ *                     -> OK: str json {"key_uri":..,"cert_uri":..}
+ *
  *   CMS (DER) for scripts; content and results stream as DATA like PROTECT:
  *   SIGN_DATA    c->s u32 flags, str account, then DATA -> DATA (SignedData DER), OK json
  *   VERIFY_DATA  c->s u32 flags, then DATA (SignedData DER with its content)
@@ -60,6 +78,15 @@ enum cs_msg {
 	CS_MSG_VERIFY_DATA = 0x18,
 	CS_MSG_ENCRYPT_DATA = 0x19,
 	CS_MSG_DECRYPT_DATA = 0x1a,
+	CS_MSG_CERTS_LIST = 0x1b,
+	CS_MSG_CERTS_EXPORT = 0x1c,
+	CS_MSG_CERTS_REMOVE = 0x1d,
+	CS_MSG_CERTS_INSTALL = 0x1e,
+	CS_MSG_CERTS_CHOOSE = 0x1f,
+	CS_MSG_SETTINGS_GET = 0x20,
+	CS_MSG_SETTINGS_SET = 0x21,
+	CS_MSG_POLICY_GET = 0x22,
+	CS_MSG_PFX_IMPORT = 0x23,
 };
 
 /* SIGN_DATA flags. */

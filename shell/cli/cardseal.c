@@ -22,19 +22,8 @@
 #include "cs_error.h"
 #include "cs_proto.h"
 #include "atomic_out.h"
+#include "cli.h"
 #include "output.h"
-
-enum {
-	EXIT_OTHER = 1,
-	EXIT_USAGE = 2,
-	EXIT_INVALID_SIGNATURE = 3,
-	EXIT_NO_RECIPIENT_CERT = 4,
-	EXIT_CANCELLED = 5,
-	EXIT_NO_KEY = 6,
-};
-
-static const char *socket_path;
-static int quiet;
 
 static void
 usage(FILE *out)
@@ -67,74 +56,8 @@ usage(FILE *out)
 	        "without certificates, 5 cancelled, 6 no usable key or token. See cardseal(1).\n");
 }
 
-/* The exit status for an engine error. */
-static int
-exit_for(int err)
-{
-	switch (err) {
-	case CS_ERR_NO_RECIPIENT_CERT:
-		return EXIT_NO_RECIPIENT_CERT;
-	case CS_ERR_CANCELLED:
-		return EXIT_CANCELLED;
-	case CS_ERR_NO_KEY:
-	case CS_ERR_NO_TOKEN:
-	case CS_ERR_PIN_LOCKED:
-	case CS_ERR_NOT_FOUND:
-		return EXIT_NO_KEY;
-	default:
-		return EXIT_OTHER;
-	}
-}
 
-static int progress_shown;
 
-static void
-on_event(void *arg, int kind, uint64_t value, const char *detail)
-{
-	(void)arg;
-	if (quiet)
-		return;
-	if (progress_shown && kind != CS_EVENT_PROGRESS) {
-		fputc('\n', stderr);
-		progress_shown = 0;
-	}
-	switch (kind) {
-	case CS_EVENT_INSERT_TOKEN:
-		fprintf(stderr, "cardseal: insert your smartcard \"%s\"\n", detail);
-		break;
-	case CS_EVENT_WAITING_FOR_PIN:
-		fprintf(stderr, "cardseal: waiting for the PIN of \"%s\"\n", detail);
-		break;
-	case CS_EVENT_PIN_STATE:
-		fprintf(stderr, "cardseal: PIN state: %s\n", detail);
-		break;
-	case CS_EVENT_TOKEN_CHANGED:
-		printf("%s\n", detail);
-		fflush(stdout);
-		break;
-	case CS_EVENT_PROGRESS:
-		/* Only for people watching, and only once there is something to count. */
-		if (isatty(2) && value >= (16u << 20)) {
-			fprintf(stderr, "\rcardseal: %llu MiB", (unsigned long long)(value >> 20));
-			progress_shown = 1;
-		}
-		break;
-	default:
-		break;
-	}
-}
-
-static int
-connect_engine(struct cs_client **ret)
-{
-	int r = cs_client_connect(socket_path, 1, ret);
-
-	if (r != 0)
-		fprintf(stderr, "cardseal: cannot reach the engine: %s\n", cs_strerror(r));
-	else
-		cs_client_set_event_cb(*ret, on_event, NULL);
-	return r;
-}
 
 static volatile int watch_stop;
 
@@ -145,7 +68,7 @@ on_interrupt(int sig)
 	watch_stop = 1;
 }
 
-static int
+int
 cmd_status(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -200,76 +123,8 @@ out:
 	return status;
 }
 
-/* Reads a whole (small) file; certificates are capped at 1 MiB. */
-static int
-read_small_file(const char *path, uint8_t **ret, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	size_t n;
 
-	if (f == NULL)
-		return CS_ERR_IO;
-	buf = malloc(1024 * 1024 + 1);
-	n = buf != NULL ? fread(buf, 1, 1024 * 1024 + 1, f) : 0;
-	fclose(f);
-	if (buf == NULL)
-		return CS_ERR_NOMEM;
-	if (n > 1024 * 1024) {
-		free(buf);
-		return CS_ERR_TOO_LARGE;
-	}
-	*ret = buf;
-	*ret_len = n;
-	return 0;
-}
 
-static int
-cmd_certs(int argc, char **argv)
-{
-	struct cs_client *c = NULL;
-	uint8_t *data = NULL;
-	size_t len;
-	char *json = NULL;
-	int i, r, status = 0;
-
-	if (argc < 3 || strcmp(argv[1], "import") != 0) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (connect_engine(&c) != 0)
-		return EXIT_OTHER;
-	for (i = 2; i < argc; i++) {
-		if ((r = read_small_file(argv[i], &data, &len)) == 0)
-			r = cs_client_certs_import(c, data, len, &json);
-		if (r != 0) {
-			fprintf(stderr, "cardseal: %s: %s\n", argv[i],
-			        r == CS_ERR_BAD_FORMAT ? "no certificate in this file" : cs_strerror(r));
-			status = EXIT_OTHER;
-		} else if (!quiet) {
-			print_import(stdout, argv[i], json);
-		}
-		free(data);
-		free(json);
-		data = NULL;
-		json = NULL;
-	}
-	cs_client_close(c);
-	return status;
-}
-
-/* Opens IN (or standard input for NULL or "-"). */
-static int
-open_input(const char *path)
-{
-	int fd;
-
-	if (path == NULL || strcmp(path, "-") == 0)
-		return 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		fprintf(stderr, "cardseal: %s: %s\n", path, strerror(errno));
-	return fd;
-}
 
 /* Output files of PROTECT: OUT for stream 0, OUT.bcc1, OUT.bcc2 ... for Bcc copies. */
 struct protect_outputs {
@@ -303,26 +158,8 @@ open_protect_output(void *arg, uint32_t stream)
 	return po->files[stream].fd;
 }
 
-static void
-print_missing(const char *details)
-{
-	/* {"missing":["a@b", ...]}: name them, one per line. */
-	const char *p = strstr(details, "[");
 
-	fprintf(stderr, "cardseal: no encryption certificate for these recipients:\n");
-	while (p != NULL && (p = strchr(p, '"')) != NULL) {
-		const char *end = strchr(p + 1, '"');
-
-		if (end == NULL)
-			break;
-		fprintf(stderr, "  %.*s\n", (int)(end - p - 1), p + 1);
-		p = end + 1;
-	}
-	fprintf(stderr, "cardseal: import their certificates (cardseal certs import) or use "
-	                "--drop-missing\n");
-}
-
-static int
+int
 cmd_protect(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -395,7 +232,7 @@ cmd_protect(int argc, char **argv)
 		status = exit_for(r);
 		goto out;
 	}
-	if (!quiet && json != NULL && strstr(json, "\"dropped\":[]") == NULL)
+	if (!cli_quiet && json != NULL && strstr(json, "\"dropped\":[]") == NULL)
 		fprintf(stderr, "cardseal: recipients dropped (no certificate): %s\n", json);
 	status = 0;
 out:
@@ -406,21 +243,6 @@ out:
 	return status;
 }
 
-static int
-write_report(const char *path, const char *json)
-{
-	struct atomic_out o;
-	size_t n = strlen(json);
-	int r;
-
-	if ((r = atomic_out_open(&o, path)) != 0)
-		return r;
-	if (write(o.fd, json, n) != (ssize_t)n || write(o.fd, "\n", 1) != 1) {
-		atomic_out_abort(&o);
-		return CS_ERR_IO;
-	}
-	return atomic_out_commit(&o);
-}
 
 /* A request that streams IN to the engine and its result to OUT (READ and the data requests). */
 struct streamed {
@@ -470,7 +292,7 @@ run_streamed(const struct streamed *s, const char *in_path, const char *out_path
 	}
 	status = 0;
 	if (s->verdict_decides) {
-		if (!quiet)
+		if (!cli_quiet)
 			print_report(stderr, json);
 		/* 0 when every signature is valid or there is none; 3 otherwise. */
 		status = report_signatures_ok(json) ? 0 : EXIT_INVALID_SIGNATURE;
@@ -485,7 +307,7 @@ out:
 	return status;
 }
 
-static int
+int
 cmd_read(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -510,7 +332,7 @@ cmd_read(int argc, char **argv)
 }
 
 /* data sign|verify|encrypt|decrypt: CMS DER for scripts. */
-static int
+int
 cmd_data(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -600,10 +422,10 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+qh", options, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			socket_path = optarg;
+			cli_socket_path = optarg;
 			break;
 		case 'q':
-			quiet = 1;
+			cli_quiet = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -630,6 +452,12 @@ main(int argc, char **argv)
 		r = cmd_read(argc, argv);
 	else if (strcmp(argv[0], "data") == 0)
 		r = cmd_data(argc, argv);
+	else if (strcmp(argv[0], "settings") == 0)
+		r = cmd_settings(argc, argv);
+	else if (strcmp(argv[0], "policy") == 0)
+		r = cmd_policy(argc, argv);
+	else if (strcmp(argv[0], "pfx") == 0)
+		r = cmd_pfx(argc, argv);
 	else {
 		fprintf(stderr, "cardseal: unknown command '%s'\n", argv[0]);
 		usage(stderr);

@@ -353,6 +353,22 @@ cs_client_status(struct cs_client *c, char **ret_json)
 }
 
 int
+cs_client_request_json(struct cs_client *c, uint8_t type, const struct cs_buf *body,
+                       char **ret_json)
+{
+	struct cs_buf empty, reply;
+	int r;
+
+	*ret_json = NULL;
+	cs_buf_init(&empty, 0);
+	cs_buf_init(&reply, 0);
+	if ((r = simple_request(c, type, body != NULL ? body : &empty, &reply)) == 0)
+		r = json_reply(&reply, ret_json);
+	cs_buf_clear(&reply);
+	return r;
+}
+
+int
 cs_client_certs_import(struct cs_client *c, const uint8_t *data, size_t len, char **ret_json)
 {
 	struct cs_buf b, reply;

@@ -37,6 +37,15 @@ void cs_client_set_event_cb(struct cs_client *c, cs_client_event_cb cb, void *ar
 /* STATUS: *ret_json is a new string. */
 int cs_client_status(struct cs_client *c, char **ret_json);
 
+/*
+ * A one-frame request (type, a CS_MSG_*, with body as cs_proto.h lays it
+ * out) whose reply is OK with a JSON string: *ret_json is a new string.
+ * The small requests (CERTS_LIST, SETTINGS_GET, POLICY_GET ...) use it.
+ */
+struct cs_buf;
+int cs_client_request_json(struct cs_client *c, uint8_t type, const struct cs_buf *body,
+                           char **ret_json);
+
 /* CERTS_IMPORT of a file's bytes: *ret_json is a new string. */
 int cs_client_certs_import(struct cs_client *c, const uint8_t *data, size_t len, char **ret_json);
 
