@@ -20,6 +20,7 @@
 #include "headers.h"
 #include "identities.h"
 #include "json.h"
+#include "recipients.h"
 
 #define INSERT_TOKEN_TIMEOUT 120
 
@@ -124,7 +125,7 @@ handle_encrypt_data(struct request *rq)
 	struct keyd_op_context ctx;
 	struct cs_reader rd;
 	CMS_ContentInfo *cms = NULL;
-	STACK_OF(X509) *recips = sk_X509_new_null(), *found = NULL;
+	STACK_OF(X509) *recips = sk_X509_new_null();
 	BIO *in = NULL, *out = NULL;
 	char *account = NULL, *addr = NULL;
 	uint32_t flags, n, i;
@@ -159,10 +160,8 @@ handle_encrypt_data(struct request *rq)
 		cs_read_str(&rd, CS_PROTO_MAX_STR, &addr);
 		if (rd.failed != 0)
 			break;
-		found = NULL;
-		if ((r = cs_store_find_by_email(d->store, addr, &found)) != 0)
+		if ((r = front_choose_recipient(d, NULL, 0, addr, &cert, NULL)) != 0)
 			break;
-		cert = choose_cert(found, addr, CERT_FOR_ENCRYPTION);
 		if (cert == NULL) {
 			struct cs_buf details;
 			struct cs_json j;
@@ -177,13 +176,13 @@ handle_encrypt_data(struct request *rq)
 			(void)client_send_error(rq->cl, rq->id, CS_ERR_NO_RECIPIENT_CERT,
 			                        cs_json_finish(&j) == 0 ? (char *)details.data : NULL);
 			cs_buf_clear(&details);
-			sk_X509_pop_free(found, X509_free);
 			r = 1;          /* answered */
 			goto out;
 		}
-		if (X509_up_ref(cert) != 1 || !sk_X509_push(recips, cert))
+		if (!sk_X509_push(recips, cert)) {
+			X509_free(cert);
 			r = CS_ERR_NOMEM;
-		sk_X509_pop_free(found, X509_free);
+		}
 	}
 	if (r == 0)
 		r = cs_reader_finish(&rd);

@@ -21,6 +21,7 @@
 #include "headers.h"
 #include "identities.h"
 #include "json.h"
+#include "recipients.h"
 #include "spill.h"
 
 #define INSERT_TOKEN_TIMEOUT 120
@@ -76,24 +77,18 @@ own_identity(struct protect_job *job, int purpose)
 	return best;
 }
 
-/* A recipient's encryption certificate: the user's own identities, then the store. */
+/* A recipient's encryption certificate (owned by job->peer_certs), or NULL. */
 static X509 *
 recipient_cert(struct protect_job *job, const char *addr)
 {
-	STACK_OF(X509) *candidates = NULL;
-	X509 *chosen;
-	size_t i;
+	X509 *chosen = NULL;
 
-	for (i = 0; i < job->n_ids; i++) {
-		if (cert_usable(job->ids[i].cert, addr, CERT_FOR_ENCRYPTION))
-			return job->ids[i].cert;
-	}
-	if (cs_store_find_by_email(job->rq->cl->d->store, addr, &candidates) != 0)
+	if (front_choose_recipient(job->rq->cl->d, job->ids, job->n_ids, addr, &chosen, NULL) != 0)
 		return NULL;
-	chosen = choose_cert(candidates, addr, CERT_FOR_ENCRYPTION);
-	if (chosen != NULL && X509_up_ref(chosen) == 1 && !sk_X509_push(job->peer_certs, chosen))
+	if (chosen != NULL && !sk_X509_push(job->peer_certs, chosen)) {
 		X509_free(chosen);
-	sk_X509_pop_free(candidates, X509_free);
+		chosen = NULL;
+	}
 	return chosen;
 }
 

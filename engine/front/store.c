@@ -432,3 +432,9 @@ cs_store_all_certs(struct cs_store *s, STACK_OF(X509) **ret_certs)
 {
 	return query_certs(s, "SELECT der FROM certs", NULL, ret_certs);
 }
+
+struct sqlite3 *
+cs_store_db(struct cs_store *s)
+{
+	return s->db;
+}

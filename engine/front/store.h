@@ -53,6 +53,13 @@ int cs_store_identities(struct cs_store *s, struct cs_store_identity **ret_ids, 
 /* Every stored correspondent certificate (chain building uses them as untrusted). */
 int cs_store_all_certs(struct cs_store *s, STACK_OF(X509) **ret_certs);
 
+/*
+ * The store's SQLite handle, for the engine's other tables (settings). Use
+ * it from one thread at a time as the store does (SQLite's serialized mode).
+ */
+struct sqlite3;
+struct sqlite3 *cs_store_db(struct cs_store *s);
+
 /* The emails a certificate names (SAN rfc822Name, then subject emailAddress); caller frees. */
 STACK_OF(OPENSSL_STRING) *cs_cert_emails(X509 *cert);
 
