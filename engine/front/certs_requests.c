@@ -1,4 +1,4 @@
-/* CERTS_LIST, CERTS_EXPORT, CERTS_REMOVE, CERTS_INSTALL, CERTS_CHOOSE: the certificate store for clients. */
+/* CERTS_LIST, CERTS_EXPORT, CERTS_REMOVE, CERTS_INSTALL: the certificate store for clients. */
 #include "cs_error.h"
 #include "daemon.h"
 
@@ -22,12 +22,6 @@ handle_certs_remove(struct request *rq)
 
 void
 handle_certs_install(struct request *rq)
-{
-	client_send_error(rq->cl, rq->id, CS_ERR_UNKNOWN_TYPE, NULL);
-}
-
-void
-handle_certs_choose(struct request *rq)
 {
 	client_send_error(rq->cl, rq->id, CS_ERR_UNKNOWN_TYPE, NULL);
 }
