@@ -23,7 +23,9 @@
 #include "cs_proto.h"
 #include "atomic_out.h"
 #include "cli.h"
+#include "help.h"
 #include "output.h"
+#include "progress.h"
 
 static void
 usage(FILE *out)
@@ -33,18 +35,28 @@ usage(FILE *out)
 	        "\n"
 	        "S/MIME with keys on smartcards, through the Cardseal engine (started on demand).\n"
 	        "\n"
-	        "Commands:\n"
-	        "  status [--json] [--watch]   tokens, their PIN state, and your identities\n"
+	        "Commands (each takes --help):\n"
+	        "  status [--json] [--watch]   tokens, their PIN state, your identities, the policy\n"
 	        "  protect [--sign] [--encrypt] [--opaque] [--cbc] [--drop-missing]\n"
 	        "          [--account ADDR] [IN [OUT]]\n"
 	        "                              sign and/or encrypt an RFC 5322 message\n"
+	        "  sign [IN [OUT]], encrypt [IN [OUT]]\n"
+	        "                              protect --sign, protect --encrypt\n"
 	        "  read [--report FILE] [IN [OUT]]\n"
 	        "                              decrypt and verify; the innermost message to OUT\n"
-	        "  certs import FILE...        add correspondents' certificates (PEM, DER, PKCS#7)\n"
-	        "  data sign [--detached] [--account ADDR] [IN [OUT]]\n"
-	        "  data verify [--report FILE] [IN [OUT]]\n"
-	        "  data encrypt [--cbc] [--account ADDR] --to ADDR... [IN [OUT]]\n"
-	        "  data decrypt [IN [OUT]]     CMS (DER) for scripts: SignedData, EnvelopedData\n"
+	        "  certs list [--json] [ADDR]  your correspondents' certificates (and your own)\n"
+	        "  certs import FILE...        add certificates (PEM, DER, PKCS#7)\n"
+	        "  certs import --from-message MSG\n"
+	        "                              install the sender's certificate from signed mail\n"
+	        "  certs export FINGERPRINT [OUT], certs remove FINGERPRINT\n"
+	        "  pfx import FILE.p12 [--token URI] [--label L]\n"
+	        "                              a key and its certificates onto a token\n"
+	        "  settings show [--account ADDR], settings set --account ADDR ...,\n"
+	        "  settings choose --account ADDR [--to ADDR...]\n"
+	        "                              per-account S/MIME settings and certificate choice\n"
+	        "  policy show [--json]        the administrator's policy\n"
+	        "  data sign|verify|encrypt|decrypt ...\n"
+	        "                              CMS (DER) for scripts: SignedData, EnvelopedData\n"
 	        "\n"
 	        "Options:\n"
 	        "  --socket PATH   the engine's socket (default $CARDSEAL_SOCKET, then\n"
@@ -407,6 +419,25 @@ cmd_data(int argc, char **argv)
 	                    optind + 1 < argc ? argv[optind + 1] : NULL, report);
 }
 
+/* sign and encrypt: protect with that one flag ("cardseal sign msg.eml out.eml"). */
+static int
+cmd_sign_or_encrypt(int argc, char **argv)
+{
+	char *args[64];
+	int i;
+
+	if (argc + 1 > (int)(sizeof(args) / sizeof(args[0])) - 1) {
+		fprintf(stderr, "cardseal: %s: too many arguments\n", argv[0]);
+		return EXIT_USAGE;
+	}
+	args[0] = "protect";
+	args[1] = strcmp(argv[0], "sign") == 0 ? "--sign" : "--encrypt";
+	for (i = 1; i < argc; i++)
+		args[i + 1] = argv[i];
+	args[argc + 1] = NULL;
+	return cmd_protect(argc + 1, args);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -442,12 +473,17 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	signal(SIGPIPE, SIG_IGN);
+	/* The commands run here take --help from help.c; the others answer it themselves. */
+	if (wants_help(argc, argv) && help_for(argv[0], stdout) == 0)
+		return 0;
 	if (strcmp(argv[0], "status") == 0)
 		r = cmd_status(argc, argv);
 	else if (strcmp(argv[0], "certs") == 0)
 		r = cmd_certs(argc, argv);
 	else if (strcmp(argv[0], "protect") == 0)
 		r = cmd_protect(argc, argv);
+	else if (strcmp(argv[0], "sign") == 0 || strcmp(argv[0], "encrypt") == 0)
+		r = cmd_sign_or_encrypt(argc, argv);
 	else if (strcmp(argv[0], "read") == 0)
 		r = cmd_read(argc, argv);
 	else if (strcmp(argv[0], "data") == 0)
@@ -463,6 +499,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		r = EXIT_USAGE;
 	}
+	progress_end(stderr);
 	if (r == EXIT_USAGE && strcmp(argv[0], "certs") != 0)
 		fprintf(stderr, "cardseal: see 'cardseal --help'\n");
 	return r;

@@ -4,16 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomic_out.h"
 #include "cli.h"
 #include "cs_error.h"
 #include "cs_proto.h"
+#include "progress.h"
 
 const char *cli_socket_path;
 int cli_quiet;
-static int progress_shown;
 int
 exit_for(int err)
 {
@@ -37,10 +38,8 @@ on_event(void *arg, int kind, uint64_t value, const char *detail)
 	(void)arg;
 	if (cli_quiet)
 		return;
-	if (progress_shown && kind != CS_EVENT_PROGRESS) {
-		fputc('\n', stderr);
-		progress_shown = 0;
-	}
+	if (kind != CS_EVENT_PROGRESS)
+		progress_end(stderr);
 	switch (kind) {
 	case CS_EVENT_INSERT_TOKEN:
 		fprintf(stderr, "cardseal: insert your smartcard \"%s\"\n", detail);
@@ -56,11 +55,7 @@ on_event(void *arg, int kind, uint64_t value, const char *detail)
 		fflush(stdout);
 		break;
 	case CS_EVENT_PROGRESS:
-		/* Only for people watching, and only once there is something to count. */
-		if (isatty(2) && value >= (16u << 20)) {
-			fprintf(stderr, "\rcardseal: %llu MiB", (unsigned long long)(value >> 20));
-			progress_shown = 1;
-		}
+		(void)progress_draw(stderr, value);
 		break;
 	default:
 		break;
@@ -104,12 +99,16 @@ read_small_file(const char *path, uint8_t **ret, size_t *ret_len)
 int
 open_input(const char *path)
 {
-	int fd;
+	struct stat st;
+	int fd = 0;
 
-	if (path == NULL || strcmp(path, "-") == 0)
-		return 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (path != NULL && strcmp(path, "-") != 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "cardseal: %s: %s\n", path, strerror(errno));
+		return fd;
+	}
+	/* A regular file's size lets the progress bar show how far along it is. */
+	progress_set_total(fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
 	return fd;
 }
 void
