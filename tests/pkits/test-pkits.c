@@ -9,7 +9,8 @@
  * stand for PKITS's directory), and nothing else: the intermediate and CRL
  * signing certificates come from each message, as a mail client gets them.
  * PKITS certificates are valid 2010 to 2030, so the current time is inside
- * every test's window.
+ * every test's window (cs_read verifies at "now"; from 2031 on every path
+ * would expire and this suite needs a verification-time input).
  *
  * "The path validated" is read off the report:
  *   verdict VALID, or MISMATCH (213 of the 224 messages come From:
