@@ -63,8 +63,7 @@ send_pfx_error(struct request *rq, int err, const char *message)
 	cs_json_string(&j, "message", text);
 	cs_json_object_end(&j);
 	if (cs_json_finish(&j) == 0 && cs_buf_put_u32(&b, (uint32_t)-err) == 0 &&
-	    cs_buf_put_str(&b, text) == 0 &&
-	    cs_buf_put_bytes(&b, details.data, details.len) == 0)
+	    cs_buf_put_str(&b, text) == 0 && cs_buf_put_bytes(&b, details.data, details.len) == 0)
 		(void)client_send(rq->cl, CS_MSG_ERROR, rq->id, &b);
 	else
 		(void)client_send_error(rq->cl, rq->id, err, NULL);

@@ -199,7 +199,37 @@ check "its chain was on the token already: 2 in the file, none written" \
 	test "$(json_field "$work/out" 'str(d["chain"])+" "+str(d["chain_written"])')" = "2 0"
 check "key, public key and certificate written" test "$(objects)" = $((before + 3))
 
-# 12. No writable token at all.
+# 12. A file without a password needs no password dialog: only the PIN's.
+openssl pkcs12 -export -inkey "$CS_PKI/bob-ec.key.pem" -in "$CS_PKI/bob-ec.cert.pem" \
+	-passout pass: -out "$work/nopass.p12" 2>/dev/null
+answers "pin:$CS_USER_PIN"
+import "$work/nopass.p12"
+check "a file without a password: imported (exit 0)" test $? -eq 0
+check "with the PIN dialog only" \
+	test "$(dialogs) $(grep -c 'SETDESC Password' "$log")" = "1 0"
+
+# 13. Not a PKCS#12 file, and a file too large: refused before any dialog.
+head -c 3000 /dev/urandom > "$work/garbage.p12"
+answers "pin:$P"
+import "$work/garbage.p12"
+check "not a PKCS#12 file: exit 1, said so, no dialog" \
+	test $? -eq 1 -a "$(grep -c 'not a usable PKCS#12 file' "$work/err") $(dialogs)" = "1 0"
+head -c 70000 /dev/urandom > "$work/large.p12"
+import "$work/large.p12"
+check "a 70 KB file: exit 1, too large, no dialog" \
+	test $? -eq 1 -a "$(grep -c 'over 60 KiB' "$work/err") $(dialogs)" = "1 0"
+
+# 14. A corpus file (PKITS, 3DES, password "password") when the corpora are there.
+pkits=${CS_CORPORA:-/nonexistent}/pkits-smime-pyca-vectors/PKITS_data/pkcs12/ValidRFC822nameConstraintsTest23EE.p12
+if [ -r "$pkits" ]; then
+	answers "pin:password" "pin:$CS_USER_PIN"
+	import --label pkits "$pkits"
+	check "the PKITS corpus file imports (exit 0)" test $? -eq 0
+else
+	ok "the PKITS corpus file imports # SKIP not present: $pkits"
+fi
+
+# 15. No writable token at all.
 "$faultctl" "$work/dave/control" hide pfx-card
 "$faultctl" "$work/dave/control" hide spare-card
 answers "pin:$P"
