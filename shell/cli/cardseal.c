@@ -45,6 +45,8 @@ usage(FILE *out)
 	        "  data verify [--report FILE] [IN [OUT]]\n"
 	        "  data encrypt [--cbc] [--account ADDR] --to ADDR... [IN [OUT]]\n"
 	        "  data decrypt [IN [OUT]]     CMS (DER) for scripts: SignedData, EnvelopedData\n"
+	        "  pfx import [--token URI] [--label L] [--json] FILE.p12\n"
+	        "                              a PKCS#12 key and certificate onto a token\n"
 	        "\n"
 	        "Options:\n"
 	        "  --socket PATH   the engine's socket (default $CARDSEAL_SOCKET, then\n"
