@@ -151,6 +151,21 @@ import "$CS_PKI/bob-rsa.p12"
 check "cancel at the PIN: exit 5" test $? -eq 5
 check "nothing written" test "$(objects)" = "$before"
 
+# 7b. The client goes away while the password dialog is open: the dialog closes.
+answers hang
+# The CLI itself in the background (exec), so that its pid is the one killed.
+(SOFTHSM2_CONF=$work/dave/softhsm2.conf XDG_CONFIG_HOME=$work/dave/config \
+	XDG_RUNTIME_DIR=$work/dave/runtime XDG_DATA_HOME=$work/dave/data \
+	FAULTP11_CONTROL=$work/dave/control exec "$cardseal" pfx import "$CS_PKI/bob-rsa.p12" \
+	> /dev/null 2>&1) &
+client=$!
+for _ in $(seq 100); do grep -q 'DIALOG GETPIN' "$log" 2>/dev/null && break; sleep 0.1; done
+kill "$client"
+wait "$client" 2>/dev/null
+for _ in $(seq 100); do grep -q 'END term' "$log" 2>/dev/null && break; sleep 0.1; done
+check "a client that disconnects closes the open password dialog" grep -q 'END term' "$log"
+check "nothing written" test "$(objects)" = "$before"
+
 # 8. The same file again: refused, naming the object already there.
 answers "pin:$P" "pin:$CS_USER_PIN"
 import "$CS_PKI/alice-sign-rsa.p12"
