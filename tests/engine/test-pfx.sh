@@ -141,6 +141,14 @@ check "wrong, then right password: imported" test $? -eq 0
 check "the CA certificates were not written twice" \
 	test "$(objects)" = $((before + 3))
 
+# 6b. A file without a MAC: a wrong password shows only as a failed decryption.
+openssl pkcs12 -export -nomac -inkey "$CS_PKI/neg-noeku.key.pem" -in "$CS_PKI/neg-noeku.cert.pem" \
+	-passout "pass:$P" -out "$work/nomac.p12" 2>/dev/null
+answers "pin:wrong" "pin:$P" "pin:$CS_USER_PIN"
+import --label nomac "$work/nomac.p12"
+check "no MAC: wrong, then right password: imported" \
+	test $? -eq 0 -a "$(dialogs)" = 3 -a "$(grep -c 'SETERROR Wrong password' "$log")" = 1
+
 # 7. Cancel at the password, and at the PIN.
 before=$(objects)
 answers cancel
