@@ -36,6 +36,18 @@ usage(FILE *out)
 	        "weak for policy ...), 2 usage, 5 cancelled, 6 no token.\n");
 }
 
+/*
+ * Text from the engine that names things on the token (labels, subjects)
+ * comes from the token or the file: its control characters become '?', so
+ * it cannot drive the terminal.
+ */
+static void
+put_text(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+}
+
 static void
 on_event(void *arg, int kind, uint64_t value, const char *detail)
 {
@@ -45,20 +57,22 @@ on_event(void *arg, int kind, uint64_t value, const char *detail)
 		return;
 	switch (kind) {
 	case CS_EVENT_WAITING_FOR_PASSWORD:
-		fprintf(stderr, "cardseal: waiting for the password of \"%s\"\n", detail);
+		fprintf(stderr, "cardseal: waiting for the password of \"");
 		break;
 	case CS_EVENT_WAITING_FOR_PIN:
-		fprintf(stderr, "cardseal: waiting for the PIN of \"%s\"\n", detail);
+		fprintf(stderr, "cardseal: waiting for the PIN of \"");
 		break;
 	case CS_EVENT_INSERT_TOKEN:
-		fprintf(stderr, "cardseal: insert your smartcard \"%s\"\n", detail);
+		fprintf(stderr, "cardseal: insert your smartcard \"");
 		break;
 	case CS_EVENT_PIN_STATE:
-		fprintf(stderr, "cardseal: PIN state: %s\n", detail);
+		fprintf(stderr, "cardseal: PIN state: \"");
 		break;
 	default:
-		break;
+		return;
 	}
+	put_text(stderr, detail);
+	fprintf(stderr, "\"\n");
 }
 
 /* The engine's explanation from the error's details ({"message": ...}), else the code's. */
@@ -72,7 +86,9 @@ print_error(const char *file, int err, const char *details)
 	if (o != NULL && json_object_object_get_ex(o, "message", &m) &&
 	    json_object_get_type(m) == json_type_string)
 		text = json_object_get_string(m);
-	fprintf(stderr, "cardseal: pfx import %s: %s\n", file, text);
+	fprintf(stderr, "cardseal: pfx import %s: ", file);
+	put_text(stderr, text);
+	fputc('\n', stderr);
 	json_object_put(o);
 }
 
@@ -103,8 +119,12 @@ print_result(FILE *out, const char *json)
 		fprintf(out, "%s\n", json);
 		return;
 	}
-	fprintf(out, "imported onto token \"%s\": %s\n", field(o, "token"), field(o, "subject"));
-	fprintf(out, "  key          %s\n", field(o, "key_uri"));
+	fprintf(out, "imported onto token \"");
+	put_text(out, field(o, "token"));
+	fprintf(out, "\": ");
+	put_text(out, field(o, "subject"));
+	/* URIs are percent-encoded: nothing to clean. */
+	fprintf(out, "\n  key          %s\n", field(o, "key_uri"));
 	fprintf(out, "  certificate  %s\n", field(o, "cert_uri"));
 	fprintf(out, "  chain        %d CA certificate%s in the file, %d new on the token\n",
 	        number(o, "chain"), number(o, "chain") == 1 ? "" : "s", number(o, "chain_written"));

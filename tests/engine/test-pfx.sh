@@ -138,6 +138,8 @@ check "nothing written" test "$(objects)" = "$before"
 answers "pin:wrong" "pin:$P" "pin:$CS_USER_PIN"
 import --label alice-enc "$CS_PKI/alice-enc-rsa.p12"
 check "wrong, then right password: imported" test $? -eq 0
+check "the CLI says where it went, in words" \
+	grep -q '^imported onto token "pfx-card": .*alice@example.org' "$work/out"
 check "the CA certificates were not written twice" \
 	test "$(objects)" = $((before + 3))
 
