@@ -125,6 +125,25 @@ int keyd_client_import_p12(struct keyd_client *c, const char *token_uri, const u
                            size_t p12_len, const struct cs_secret *password, const char *label,
                            char **ret_key_uri, char **ret_cert_uri);
 
+/* What IMPORT_P12 reports (new strings; keyd_import_result_clear() frees them). */
+struct keyd_import_result {
+	char *key_uri, *cert_uri, *token_label, *subject;
+	uint32_t chain;             /* CA certificates in the file */
+	uint32_t chain_written;     /* of those, new on the token */
+};
+
+void keyd_import_result_clear(struct keyd_import_result *res);
+
+/*
+ * PFX_IMPORT's way: keyd asks for the file's password (the context's summary
+ * names the file in the dialog) and the token's PIN. token_uri "" is the
+ * only writable token. On failure *ret_message is keyd's explanation for the
+ * user (a new string, or NULL), e.g. "wrong password" or "the token is full".
+ */
+int keyd_client_import_p12_ask(struct keyd_client *c, const char *token_uri, const uint8_t *p12,
+                               size_t p12_len, const char *label,
+                               struct keyd_import_result *res, char **ret_message);
+
 /* The key backend for the provider, sending its operations to this keyd. */
 void keyd_client_backend(struct keyd_client *c, struct cs_key_backend *ret_backend);
 
