@@ -76,6 +76,8 @@ keyd_pin_callback(void *arg, const struct tok_pin_prompt *prompt, struct cs_secr
 	(void)keyd_send_event(a->keyd, a->request_id, CS_KEVENT_WAITING_FOR_PIN,
 	                      prompt->token_label);
 	if (prompt->keypad) {
+		/* After WAITING_FOR_PIN, which names the token: the client says where to type. */
+		(void)keyd_send_event(a->keyd, a->request_id, CS_KEVENT_PIN_STATE, "keypad");
 		/* "Use the reader's keypad" stays up until the token answers the login. */
 		keyd_pin_done(a);
 		return cs_pinentry_message_open(&req, &a->keypad_message);
