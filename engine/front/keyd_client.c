@@ -41,6 +41,7 @@ struct keyd_client {
 };
 
 static _Thread_local const struct keyd_op_context *thread_ctx;
+static _Thread_local int thread_error;       /* keyd's answer to the last failed request */
 
 /* Variables a PKCS#11 module may need; nothing else of ours reaches keyd. */
 static const char *const passed_env_prefixes[] = {
@@ -210,6 +211,7 @@ void
 keyd_client_set_thread_context(const struct keyd_op_context *ctx)
 {
 	thread_ctx = ctx;
+	thread_error = 0;
 }
 
 static struct pending *
@@ -342,8 +344,10 @@ transact(struct keyd_client *c, uint8_t type, const struct cs_buf *body, struct 
 	memset(&p, 0, sizeof(p));
 	p.ctx = thread_ctx;
 	/* Cancelled before it started: keyd never hears of it. */
-	if (p.ctx != NULL && p.ctx->cancel != NULL && *p.ctx->cancel)
+	if (p.ctx != NULL && p.ctx->cancel != NULL && *p.ctx->cancel) {
+		thread_error = CS_ERR_CANCELLED;
 		return CS_ERR_CANCELLED;
+	}
 	cs_buf_init(&p.body, CS_KEYD_MAX_FRAME * 16);
 	pthread_mutex_lock(&c->lock);
 	if (c->dead) {
@@ -394,7 +398,15 @@ transact(struct keyd_client *c, uint8_t type, const struct cs_buf *body, struct 
 	if (r == 0 && reply != NULL)
 		r = cs_buf_put(reply, p.body.data, p.body.len);
 	cs_buf_clear(&p.body);
+	if (r < 0)
+		thread_error = r;
 	return r;
+}
+
+int
+keyd_client_thread_error(void)
+{
+	return thread_error;
 }
 
 int
