@@ -29,7 +29,12 @@ slot_has_mechanism(struct tok_token *t, CK_MECHANISM_TYPE mech)
 		return 0;
 	if (n > MAX_MECHANISMS)
 		return CS_ERR_TOO_LARGE;
-	if ((list = calloc(n, sizeof(*list))) == NULL)
+	/*
+	 * One spare entry: p11-kit 0.24's client, dropping the mechanisms it
+	 * cannot remote, moves the list down with a memmove that reads one entry
+	 * past the end of the caller's array (AddressSanitizer caught it here).
+	 */
+	if ((list = calloc(n + 1, sizeof(*list))) == NULL)
 		return CS_ERR_NOMEM;
 	/* The list may shrink between the calls (a card swapped): n is updated. */
 	if ((rv = fn->C_GetMechanismList(t->slot, list, &n)) != CKR_OK) {
