@@ -32,9 +32,9 @@ main(void)
 	      "the token's facts come back for the message (label '%s')", info.label);
 	CHECK_EQ_INT(tok_mechanism_offered(ctx, BOB_EC, CKM_VENDOR_DEFINED | 0x1234, &info), 0,
 	             "a mechanism nobody offers: 0, not an error");
-	CHECK_EQ_INT(tok_mechanism_offered(ctx, "pkcs11:token=nobody-card;id=%01", CKM_ECDH1_DERIVE,
-	                                   &info),
-	             CS_ERR_NO_TOKEN, "an absent token: CS_ERR_NO_TOKEN");
+	CHECK_EQ_INT(
+	    tok_mechanism_offered(ctx, "pkcs11:token=nobody-card;id=%01", CKM_ECDH1_DERIVE, &info),
+	    CS_ERR_NO_TOKEN, "an absent token: CS_ERR_NO_TOKEN");
 	CHECK_EQ_INT(tok_mechanism_offered(ctx, NULL, CKM_ECDH1_DERIVE, &info), CS_ERR_INVALID_ARG,
 	             "no URI: CS_ERR_INVALID_ARG");
 	CHECK_EQ_INT(tok_mechanism_offered(ctx, BOB_EC, CKM_ECDH1_DERIVE, NULL), CS_ERR_INVALID_ARG,
