@@ -41,6 +41,7 @@ struct keyd_client {
 };
 
 static _Thread_local const struct keyd_op_context *thread_ctx;
+static _Thread_local int thread_error;       /* keyd's answer to the last failed request */
 
 /* Variables a PKCS#11 module may need; nothing else of ours reaches keyd. */
 static const char *const passed_env_prefixes[] = {
@@ -210,6 +211,7 @@ void
 keyd_client_set_thread_context(const struct keyd_op_context *ctx)
 {
 	thread_ctx = ctx;
+	thread_error = 0;
 }
 
 static struct pending *
@@ -360,8 +362,10 @@ transact_msg(struct keyd_client *c, uint8_t type, const struct cs_buf *body, str
 	memset(&p, 0, sizeof(p));
 	p.ctx = thread_ctx;
 	/* Cancelled before it started: keyd never hears of it. */
-	if (p.ctx != NULL && p.ctx->cancel != NULL && *p.ctx->cancel)
+	if (p.ctx != NULL && p.ctx->cancel != NULL && *p.ctx->cancel) {
+		thread_error = CS_ERR_CANCELLED;
 		return CS_ERR_CANCELLED;
+	}
 	cs_buf_init(&p.body, CS_KEYD_MAX_FRAME * 16);
 	pthread_mutex_lock(&c->lock);
 	if (c->dead) {
@@ -414,6 +418,8 @@ transact_msg(struct keyd_client *c, uint8_t type, const struct cs_buf *body, str
 	if (r != 0 && ret_message != NULL && p.type == CS_KMSG_ERROR)
 		read_error_message(&p.body, ret_message);
 	cs_buf_clear(&p.body);
+	if (r < 0)
+		thread_error = r;
 	return r;
 }
 
@@ -422,6 +428,12 @@ transact(struct keyd_client *c, uint8_t type, const struct cs_buf *body, struct 
          uint8_t *ret_type)
 {
 	return transact_msg(c, type, body, reply, ret_type, NULL);
+}
+
+int
+keyd_client_thread_error(void)
+{
+	return thread_error;
 }
 
 int

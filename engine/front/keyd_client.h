@@ -96,6 +96,14 @@ void keyd_client_stop(struct keyd_client *c);
 void keyd_client_set_thread_context(const struct keyd_op_context *ctx);
 
 /*
+ * keyd's error for this thread's last failed request since its context was
+ * set, or 0. OpenSSL's CMS code turns a failed key operation into a bare
+ * failure; with this the front can still tell the client "cancelled" or
+ * "PIN locked" instead of "internal error".
+ */
+int keyd_client_thread_error(void);
+
+/*
  * Waits until the token of key_uri is present: keyd sends an INSERT_TOKEN
  * event (to the context's callback) if it is not. Returns 0, CS_ERR_TIMEOUT,
  * CS_ERR_CANCELLED or another CS_ERR_*.

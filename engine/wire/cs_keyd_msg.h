@@ -68,9 +68,10 @@ enum cs_wire_md {
 enum cs_keyd_event {
 	CS_KEVENT_WAITING_FOR_PIN = 1,   /* detail: token label */
 	CS_KEVENT_INSERT_TOKEN = 2,      /* detail: token label */
-	CS_KEVENT_PIN_STATE = 3,         /* detail: "count-low", "final-try", "locked" */
+	CS_KEVENT_PIN_STATE = 3,         /* detail: "count-low", "final-try", "locked", "keypad" */
 	CS_KEVENT_TOKEN_CHANGED = 4,     /* detail: "present LABEL" or "absent LABEL" */
 	CS_KEVENT_WAITING_FOR_PASSWORD = 5, /* IMPORT_P12: detail: the file's name */
+	CS_KEVENT_NOTICE = 6,            /* detail: a sentence for the user, written by keyd */
 };
 
 enum cs_ktoken_flags {

@@ -109,9 +109,10 @@ enum cs_event {
 	CS_EVENT_PROGRESS = 1,          /* value: bytes processed */
 	CS_EVENT_INSERT_TOKEN = 2,      /* detail: token label */
 	CS_EVENT_WAITING_FOR_PIN = 3,   /* detail: token label */
-	CS_EVENT_PIN_STATE = 4,         /* detail: "count-low", "final-try" */
+	CS_EVENT_PIN_STATE = 4,         /* detail: "count-low", "final-try", "keypad" */
 	CS_EVENT_TOKEN_CHANGED = 5,     /* detail: "present LABEL" / "absent LABEL" */
 	CS_EVENT_WAITING_FOR_PASSWORD = 6, /* PFX_IMPORT: detail: the file's name */
+	CS_EVENT_NOTICE = 7,            /* detail: a sentence for the user (why a request fails) */
 };
 
 /* Limits, per client. */
