@@ -281,6 +281,17 @@ handle_certs_list(struct request *rq)
 		goto out;
 	cs_json_init(&j, &out);
 	cs_json_object_begin(&j, NULL);
+	if (addr[0] != '\0') {
+		X509 *x = NULL;
+
+		/* For one address: which certificate encryption would use now, and why. */
+		cs_json_object_begin(&j, "choice");
+		r = front_choose_recipient(d, ids, n_kept, addr, &x, &j);
+		cs_json_object_end(&j);
+		X509_free(x);
+		if (r != 0)
+			goto out;
+	}
 	cs_json_array_begin(&j, "certs");
 	/* The user's own identities first, marked "own"; then correspondents'. */
 	for (i = 0; i < n_kept && r == 0; i++) {

@@ -232,7 +232,7 @@ report_json(const struct read_job *job, const struct cs_read_report *rep, int ha
 }
 
 /*
- * VERIFY_DATA wants the signed content itself; READ writes it as a message
+ * VERIFY_DATA and DECRYPT_DATA want the content itself; READ writes it as a message
  * whose only header is "MIME-Version: 1.0". This filter drops exactly that
  * leading header block (and nothing if the output does not start with it).
  */
@@ -481,8 +481,9 @@ read_request_run(struct request *rq, BIO *in, enum read_mode mode)
 	memset(&harvested, 0, sizeof(harvested));
 	cs_buf_init(&json, CS_PROTO_MAX_FRAME - 64);
 	request_set_keyd_context(rq, &ctx, "Decrypt a message you received");
+	/* The data modes return the content itself, as it was signed or encrypted. */
 	if ((out = request_output_bio(rq, 0)) == NULL ||
-	    (mode == READ_VERIFY_DATA && (out = strip_mime_version(out)) == NULL)) {
+	    (mode != READ_MAIL && (out = strip_mime_version(out)) == NULL)) {
 		r = CS_ERR_NOMEM;
 		goto out;
 	}

@@ -276,7 +276,8 @@ print_error_details(FILE *out, const char *details)
 	if (str(root, "verdict")[0] != '\0') {
 		fprintf(out, "cardseal: signature by %s: %s\n", str(root, "signer"),
 		        verdict_words(str(root, "verdict")));
-		if (array(root, "reasons") != NULL) {
+		if (array(root, "reasons") != NULL &&
+		    json_object_array_length(array(root, "reasons")) > 0) {
 			fprintf(out, "cardseal: reasons: ");
 			print_list(out, root, "reasons", "");
 			fprintf(out, "\n");
