@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,37 @@
 
 struct cs_store {
 	sqlite3 *db;
+	/*
+	 * One connection serves every request thread: a transaction is open on
+	 * the connection, not on a thread, so writers take turns here. Without
+	 * it a second BEGIN fails, and another thread's statements would join
+	 * (and roll back with) the open transaction.
+	 */
+	pthread_mutex_t write_lock;
 };
+
+static int
+begin(struct cs_store *s)
+{
+	pthread_mutex_lock(&s->write_lock);
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	pthread_mutex_unlock(&s->write_lock);
+	return CS_ERR_IO;
+}
+
+/* Commits when r is 0, else rolls back; returns r, or CS_ERR_IO if the commit failed. */
+static int
+end(struct cs_store *s, int r)
+{
+	if (sqlite3_exec(s->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK &&
+	    r == 0) {
+		r = CS_ERR_IO;
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	pthread_mutex_unlock(&s->write_lock);
+	return r;
+}
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -97,6 +128,7 @@ cs_store_open(const char *dir, struct cs_store **ret_store)
 		return CS_ERR_TOO_LARGE;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return CS_ERR_NOMEM;
+	pthread_mutex_init(&s->write_lock, NULL);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	                                       SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
 		goto out;
@@ -118,6 +150,7 @@ cs_store_close(struct cs_store *s)
 	if (s == NULL)
 		return;
 	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->write_lock);
 	free(s);
 }
 
@@ -301,9 +334,9 @@ cs_store_import(struct cs_store *s, const unsigned char *data, size_t len, int *
 		sk_X509_pop_free(certs, X509_free);
 		return CS_ERR_BAD_FORMAT;
 	}
-	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+	if ((r = begin(s)) != 0) {
 		sk_X509_pop_free(certs, X509_free);
-		return CS_ERR_IO;
+		return r;
 	}
 	for (i = 0; i < sk_X509_num(certs) && r == 0; i++) {
 		if ((r = insert_cert(s, sk_X509_value(certs, i), CS_SOURCE_IMPORTED, &added)) ==
@@ -312,9 +345,7 @@ cs_store_import(struct cs_store *s, const unsigned char *data, size_t len, int *
 			(*ret_seen)++;
 		}
 	}
-	if (sqlite3_exec(s->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK &&
-	    r == 0)
-		r = CS_ERR_IO;
+	r = end(s, r);
 	if (r != 0) {
 		*ret_added = 0;
 		*ret_seen = 0;
@@ -393,6 +424,11 @@ cs_store_remember_identity(struct cs_store *s, const char *key_uri, const char *
 
 	if ((der_len = i2d_X509(cert, &der)) <= 0)
 		return CS_ERR_INTERNAL;
+	if ((r = begin(s)) != 0) {
+		OPENSSL_free(der);
+		return r;
+	}
+	r = CS_ERR_IO;
 	if (sqlite3_prepare_v2(s->db,
 	                       "INSERT INTO identities(key_uri, token_label, token_serial, cert, last_seen)"
 	                       " VALUES (?, ?, ?, ?, ?) ON CONFLICT(key_uri) DO UPDATE SET"
@@ -411,7 +447,7 @@ cs_store_remember_identity(struct cs_store *s, const char *key_uri, const char *
 out:
 	sqlite3_finalize(st);
 	OPENSSL_free(der);
-	return r;
+	return end(s, r);
 }
 
 static char *
@@ -503,21 +539,6 @@ spki_hash(X509 *cert, char hex[65])
 	return r;
 }
 
-static int
-begin(struct cs_store *s)
-{
-	return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : CS_ERR_IO;
-}
-
-/* Commits when r is 0, else rolls back; returns r, or CS_ERR_IO if the commit failed. */
-static int
-end(struct cs_store *s, int r)
-{
-	if (sqlite3_exec(s->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK &&
-	    r == 0)
-		r = CS_ERR_IO;
-	return r;
-}
 
 /* The signing time of spki's record, or -1 if there is none. Inside the transaction. */
 static int

@@ -230,6 +230,24 @@ main(void)
 	CHECK(cs_store_open(path, &s) == 0 && cs_store_get(s, fp_of(bob), &got) == 0,
 	      "after reopening the store, the identity is still there");
 	X509_free(got);
+	{
+		X509 *expired = pki_cert("neg-expired");
+		struct cs_store_identity *ids = NULL;
+		size_t n_ids = 0, found = 0;
+
+		CHECK(expired != NULL &&
+		          cs_store_remember_identity(s, "pkcs11:token=old-card;id=%09", "old-card",
+		                                     "0009", expired) == 0,
+		      "an identity whose certificate has expired is remembered");
+		CHECK(cs_store_identities(s, &ids, &n_ids) == 0, "the identities are listed");
+		for (i = 0; i < n_ids; i++)
+			found += X509_cmp(ids[i].cert, expired) == 0 &&
+			         strcmp(ids[i].token_label, "old-card") == 0;
+		CHECK(found == 1 && n_ids == 2,
+		      "the expired one stays among them, with its card's label (old mail stays readable)");
+		cs_store_identities_free(ids, n_ids);
+		X509_free(expired);
+	}
 
 	cs_store_close(s);
 	sk_X509_pop_free(chain, X509_free);
