@@ -248,6 +248,64 @@ same "an unknown certs command: usage (exit 2)" "$?" 2
 as dave -q certs list > "$work/human.txt"
 check "list for people: plain lines with fingerprint and source" grep -q "^  fingerprint  $own_fp" "$work/human.txt"
 
+# The requests on the wire: malformed bodies get their own error codes, and
+# CERTS_INSTALL takes its message as DATA frames within the granted window.
+cat > "$work/proto.py" <<'PY'
+import socket, struct, sys
+sock_path, msg_path = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock_path)
+def send(t, rid, body):
+    s.sendall(struct.pack(">IBI", len(body) + 5, t, rid) + body)
+def recv():
+    head = b""
+    while len(head) < 4:
+        head += s.recv(4 - len(head))
+    n = struct.unpack(">I", head)[0]
+    rest = b""
+    while len(rest) < n:
+        rest += s.recv(n - len(rest))
+    return rest[0], struct.unpack(">I", rest[1:5])[0], rest[5:]
+def st(b):
+    return struct.pack(">I", len(b)) + b
+def reply(rid):
+    while True:
+        t, i, body = recv()
+        if i == rid and t in (1, 2):
+            return t, body
+def code(rid):
+    t, body = reply(rid)
+    return struct.unpack(">I", body[:4])[0] if t == 2 else 0
+send(0x10, 1, struct.pack(">I", 1) + st(b"") * 7)
+assert reply(1)[0] == 1
+send(0x1b, 2, st(b"") + b"x"); print("list-trailing", code(2))
+send(0x1b, 3, struct.pack(">I", 10) + b"ab"); print("list-truncated", code(3))
+send(0x1c, 4, st(b"not-a-fingerprint")); print("export-bad", code(4))
+send(0x1d, 5, st(b"0" * 64)); print("remove-unknown", code(5))
+send(0x1e, 6, b""); print("install-empty", code(6))
+msg = open(msg_path, "rb").read()
+send(0x1e, 7, struct.pack(">I", 0))
+while True:     # the engine grants the upload window first
+    t, i, body = recv()
+    if i == 7 and t == 0x05:
+        break
+for off in range(0, len(msg), 1000):
+    send(0x04, 7, struct.pack(">I", 0) + st(msg[off:off + 1000]))
+send(0x04, 7, struct.pack(">I", 0) + st(b""))
+t, body = reply(7)
+print("install", t, body[4:].decode() if t == 1 else struct.unpack(">I", body[:4])[0])
+PY
+/usr/bin/python3 "$work/proto.py" "$work/dave/runtime/cardseal/socket" "$work/m-newest.eml" > "$work/proto.out" 2>&1
+same "CERTS_LIST with a byte left over: TRAILING (5)" "$(sed -n 's/^list-trailing //p' "$work/proto.out")" 5
+same "CERTS_LIST with a string running past the end: TRUNCATED (3)" "$(sed -n 's/^list-truncated //p' "$work/proto.out")" 3
+same "CERTS_EXPORT of something not a fingerprint: INVALID_ARG (11)" "$(sed -n 's/^export-bad //p' "$work/proto.out")" 11
+same "CERTS_REMOVE of an unknown fingerprint: NOT_FOUND (12)" "$(sed -n 's/^remove-unknown //p' "$work/proto.out")" 12
+same "CERTS_INSTALL without its flags: TRUNCATED (3)" "$(sed -n 's/^install-empty //p' "$work/proto.out")" 3
+sed -n 's/^install 1 //p' "$work/proto.out" > "$work/proto.json"
+same "CERTS_INSTALL over the wire (DATA in 1000-byte chunks): alice-enc-rsa installed" \
+	"$(py "$work/proto.json" '[(i["address"], i["fingerprint"], i["newest"]) for i in d["installed"]]' 2>&1)" \
+	"[('alice@example.org', '$fp_alice_enc_rsa', True)]"
+
 # ---------------------------------------------------------------- 6. revoked, expired, usage
 as alice -q certs import "$CS_PKI/neg-revoked.cert.pem" "$CS_PKI/neg-expired.cert.pem" "$CS_PKI/alice-sign-rsa.cert.pem" > /dev/null
 as alice -q data encrypt --to revoked@example.org "$work/data.txt" "$work/rv.enc" 2> /dev/null
