@@ -792,8 +792,15 @@ vfy_signed(const struct vfy_ctx *v, CMS_ContentInfo *cms, struct vfy_digests *d,
 
 	memset(&best, 0, sizeof(best));
 	memset(&cur, 0, sizeof(cur));
-	/* Signer certificates from the caller's store first, then from the message. */
-	(void)CMS_set1_signers_certs(cms, v->opts->intermediates, 0);
+	/*
+	 * Signer certificates from the message first, then (for a message that
+	 * carries none) from the caller's store. The store now holds harvested
+	 * certificates too: one with the same issuer and serial but another key
+	 * (a reissued certificate) must not make the sender's own signature look
+	 * changed. Signers already resolved are left alone by the second call.
+	 */
+	(void)CMS_set1_signers_certs(cms, NULL, 0);
+	(void)CMS_set1_signers_certs(cms, v->opts->intermediates, CMS_NOINTERN);
 	ERR_clear_error();
 	sis = CMS_get0_SignerInfos(cms);
 	for (i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
