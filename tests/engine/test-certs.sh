@@ -310,6 +310,10 @@ same "CERTS_INSTALL over the wire (DATA in 1000-byte chunks): alice-enc-rsa inst
 as alice -q certs import "$CS_PKI/neg-revoked.cert.pem" "$CS_PKI/neg-expired.cert.pem" "$CS_PKI/alice-sign-rsa.cert.pem" > /dev/null
 as alice -q data encrypt --to revoked@example.org "$work/data.txt" "$work/rv.enc" 2> /dev/null
 same "a revoked recipient certificate is never chosen (exit 4)" "$?" 4
+sed 's/^To: .*/To: Revoked <revoked@example.org>/' "$work/msg.eml" > "$work/torevoked.eml"
+as alice protect --sign --encrypt "$work/torevoked.eml" "$work/torevoked.p7m" 2> "$work/torevoked.err"
+check "PROTECT to the revoked address: exit 4, the address named, nothing written" \
+	test $? -eq 4 -a ! -e "$work/torevoked.p7m" && grep -q revoked@example.org "$work/torevoked.err"
 as alice -q certs list --json revoked@example.org > "$work/l9.json"
 same "the explanation: not found, rejected as revoked, revocation revoked" \
 	"$(py "$work/l9.json" '(d["choice"]["found"], [(r["reasons"], r["revocation"]) for r in d["choice"]["rejected"]])')" \
