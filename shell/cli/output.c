@@ -183,20 +183,43 @@ print_report(FILE *out, const char *json)
 	json_object_put(root);
 }
 
-/* A string array as "a, b, c" (or dflt when absent or null). */
+/* A string array as "a, b, c" (or dflt when absent, null or empty). */
 static void
 print_list(FILE *out, json_object *o, const char *key, const char *dflt)
 {
 	json_object *a = array(o, key);
 	size_t i;
 
-	if (a == NULL) {
+	if (a == NULL || json_object_array_length(a) == 0) {
 		fprintf(out, "%s", dflt);
 		return;
 	}
 	for (i = 0; i < json_object_array_length(a); i++)
 		fprintf(out, "%s%s", i > 0 ? ", " : "",
 		        json_object_get_string(json_object_array_get_idx(a, i)));
+}
+
+/* CERTS_LIST's "choice" for one address: what encryption would use, and why not the others. */
+static void
+print_choice(FILE *out, json_object *choice)
+{
+	json_object *chosen, *rejected = array(choice, "rejected");
+	size_t i;
+
+	if (json_object_object_get_ex(choice, "chosen", &chosen))
+		fprintf(out, "Encryption to %s uses %s\n  (%s, %s, revocation %s)\n",
+		        str(choice, "address"), str(chosen, "fingerprint"), str(chosen, "source"),
+		        str(chosen, "trust"), str(chosen, "revocation"));
+	else
+		fprintf(out, "No usable encryption certificate for %s\n", str(choice, "address"));
+	for (i = 0; rejected != NULL && i < json_object_array_length(rejected); i++) {
+		json_object *c = json_object_array_get_idx(rejected, i);
+
+		fprintf(out, "  not used: %s (", str(c, "fingerprint"));
+		print_list(out, c, "reasons", "");
+		fprintf(out, ")\n");
+	}
+	fprintf(out, "\n");
 }
 
 void
@@ -209,13 +232,15 @@ print_certs(FILE *out, const char *json)
 		fprintf(out, "%s\n", json);
 		return;
 	}
+	if (json_object_object_get_ex(root, "choice", &v))
+		print_choice(out, v);
 	certs = array(root, "certs");
 	if (certs == NULL || json_object_array_length(certs) == 0)
 		fprintf(out, "no certificates\n");
 	for (i = 0; certs != NULL && i < json_object_array_length(certs); i++) {
 		json_object *c = json_object_array_get_idx(certs, i);
 
-		fprintf(out, "%s%s\n", str(c, "subject"),
+		fprintf(out, "%s%s%s\n", i > 0 ? "\n" : "", str(c, "subject"),
 		        flag(c, "preferred") ? "  [used for encryption]" : "");
 		fprintf(out, "  fingerprint  %s\n", str(c, "fingerprint"));
 		fprintf(out, "  emails       ");

@@ -318,6 +318,9 @@ as alice -q certs list --json revoked@example.org > "$work/l9.json"
 same "the explanation: not found, rejected as revoked, revocation revoked" \
 	"$(py "$work/l9.json" '(d["choice"]["found"], [(r["reasons"], r["revocation"]) for r in d["choice"]["rejected"]])')" \
 	"(False, [(['revoked'], 'revoked')])"
+as alice -q certs search revoked@example.org > "$work/l9.txt"
+check "search for people: no usable certificate, and why" \
+	grep -q "No usable encryption certificate for revoked@example.org" "$work/l9.txt" && grep -q "not used: .*(revoked)" "$work/l9.txt"
 as alice -q certs list --json expired@example.org > "$work/l10.json"
 same "an expired one: rejected as expired" \
 	"$(py "$work/l10.json" '(d["choice"]["found"], [r["reasons"] for r in d["choice"]["rejected"]])')" "(False, [['expired']])"
