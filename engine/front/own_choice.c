@@ -16,8 +16,7 @@
 
 /* One identity judged for a purpose. */
 struct verdict {
-	const char *reason[MAX_REASONS];        /* static strings, or texts below */
-	char text[MAX_REASONS][200];
+	char reason[MAX_REASONS][200];
 	size_t n;
 	int policy_only;            /* every reason is a policy's */
 	const char *policy;         /* the first policy that refused */
@@ -30,10 +29,9 @@ add_reason(struct verdict *v, const char *policy, const char *text)
 	if (v->n == MAX_REASONS)
 		return;
 	if (policy != NULL)
-		snprintf(v->text[v->n], sizeof(v->text[v->n]), "policy %s: %s", policy, text);
+		snprintf(v->reason[v->n], sizeof(v->reason[v->n]), "policy %s: %s", policy, text);
 	else
-		snprintf(v->text[v->n], sizeof(v->text[v->n]), "%s", text);
-	v->reason[v->n] = v->text[v->n];
+		snprintf(v->reason[v->n], sizeof(v->reason[v->n]), "%s", text);
 	if (policy == NULL)
 		v->policy_only = 0;
 	else if (v->policy == NULL)

@@ -36,8 +36,9 @@ usage(FILE *out)
 	        "Commands:\n"
 	        "  status [--json] [--watch]   tokens, their PIN state, and your identities\n"
 	        "  protect [--sign] [--encrypt] [--opaque] [--cbc] [--drop-missing]\n"
-	        "          [--account ADDR] [IN [OUT]]\n"
-	        "                              sign and/or encrypt an RFC 5322 message\n"
+	        "          [--no-sign] [--no-encrypt] [--account ADDR] [IN [OUT]]\n"
+	        "                              sign and/or encrypt an RFC 5322 message (neither\n"
+	        "                              --sign nor --encrypt: the account's defaults)\n"
 	        "  read [--report FILE] [IN [OUT]]\n"
 	        "                              decrypt and verify; the innermost message to OUT\n"
 	        "  certs import FILE...        add correspondents' certificates (PEM, DER, PKCS#7)\n"
@@ -45,6 +46,8 @@ usage(FILE *out)
 	        "  data verify [--report FILE] [IN [OUT]]\n"
 	        "  data encrypt [--cbc] [--account ADDR] --to ADDR... [IN [OUT]]\n"
 	        "  data decrypt [IN [OUT]]     CMS (DER) for scripts: SignedData, EnvelopedData\n"
+	        "  settings show|set|choose    per-account settings; which certificates are used\n"
+	        "  policy show [--json]        the admin policy the engine enforces\n"
 	        "\n"
 	        "Options:\n"
 	        "  --socket PATH   the engine's socket (default $CARDSEAL_SOCKET, then\n"
@@ -169,6 +172,8 @@ cmd_protect(int argc, char **argv)
 		{ "cbc", no_argument, NULL, 'c' },
 		{ "drop-missing", no_argument, NULL, 'd' },
 		{ "account", required_argument, NULL, 'a' },
+		{ "no-sign", no_argument, NULL, 'S' },
+		{ "no-encrypt", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct protect_outputs po;
@@ -201,16 +206,31 @@ cmd_protect(int argc, char **argv)
 		case 'a':
 			account = optarg;
 			break;
+		case 'S':
+			flags |= CS_PROTECT_NO_SIGN;
+			break;
+		case 'E':
+			flags |= CS_PROTECT_NO_ENCRYPT;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 2)
 		return EXIT_USAGE;
-	if (!(flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT))) {
-		fprintf(stderr, "cardseal: protect: say --sign, --encrypt or both\n");
+	/*
+	 * Neither --sign nor --encrypt: the account's defaults (always sign,
+	 * always encrypt) and the admin policy decide, less what --no-sign and
+	 * --no-encrypt turn off. Either one: the command line says both.
+	 */
+	if (((flags & CS_PROTECT_SIGN) && (flags & CS_PROTECT_NO_SIGN)) ||
+	    ((flags & CS_PROTECT_ENCRYPT) && (flags & CS_PROTECT_NO_ENCRYPT))) {
+		fprintf(stderr, "cardseal: protect: --sign with --no-sign, or --encrypt with "
+		                "--no-encrypt\n");
 		return EXIT_USAGE;
 	}
+	if (flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT))
+		flags &= ~(uint32_t)(CS_PROTECT_NO_SIGN | CS_PROTECT_NO_ENCRYPT);
 	in_path = optind < argc ? argv[optind] : NULL;
 	po.path = optind + 1 < argc ? argv[optind + 1] : NULL;
 	if ((in_fd = open_input(in_path)) < 0)
@@ -228,7 +248,7 @@ cmd_protect(int argc, char **argv)
 		if (r == CS_ERR_NO_RECIPIENT_CERT)
 			print_missing(cs_client_error_details(c));
 		else
-			fprintf(stderr, "cardseal: protect: %s\n", cs_strerror(r));
+			print_engine_error("protect", r, cs_client_error_details(c));
 		status = exit_for(r);
 		goto out;
 	}
