@@ -186,6 +186,7 @@ own_choose(struct daemon *d, struct front_identity *ids, size_t n_ids, const cha
 	struct front_identity *manual = NULL;
 	struct verdict v, manual_v;
 	const char *policy_refusal = NULL;
+	char policy_reason[200] = "";
 	int manual_mode = setting != NULL && strcmp(setting, "auto") != 0;
 	size_t i, n_candidates = 0;
 	int r;
@@ -216,8 +217,10 @@ own_choose(struct daemon *d, struct front_identity *ids, size_t n_ids, const cha
 			continue;
 		}
 		if (v.n > 0) {
-			if (v.policy_only && policy_refusal == NULL)
+			if (v.policy_only && policy_refusal == NULL) {
 				policy_refusal = v.policy;
+				snprintf(policy_reason, sizeof(policy_reason), "%s", v.reason[0]);
+			}
 			continue;
 		}
 		if (ret->id == NULL || better(id, ret->id))
@@ -245,8 +248,8 @@ own_choose(struct daemon *d, struct front_identity *ids, size_t n_ids, const cha
 		ret->err = CS_ERR_PERMISSION;
 		ret->policy = policy_refusal;
 		snprintf(ret->message, sizeof(ret->message),
-		         "the admin policy (%s) refuses every %s certificate of %s", policy_refusal,
-		         what, account[0] ? account : "yours");
+		         "the admin policy (%s) refuses every %s certificate of %s (%s)",
+		         policy_refusal, what, account[0] ? account : "yours", policy_reason);
 	} else if (ret->id == NULL) {
 		ret->err = CS_ERR_NO_KEY;
 		snprintf(ret->message, sizeof(ret->message), "%s has no valid %s certificate (%zu %s)",

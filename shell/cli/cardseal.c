@@ -306,7 +306,7 @@ run_streamed(const struct streamed *s, const char *in_path, const char *out_path
 		if (r == CS_ERR_NO_RECIPIENT_CERT)
 			print_missing(cs_client_error_details(c));
 		else
-			fprintf(stderr, "cardseal: %s: %s\n", s->what, cs_strerror(r));
+			print_engine_error(s->what, r, c != NULL ? cs_client_error_details(c) : "");
 		status = exit_for(r);
 		goto out;
 	}
