@@ -526,8 +526,9 @@ cs_policy_load(const char *path, struct cs_policy *p, char *err, size_t err_size
 
 	cs_policy_defaults(p);
 	err[0] = '\0';
-	if (path != NULL && access(CS_POLICY_DEFAULT_PATH, F_OK) == 0 &&
-	    strcmp(path, CS_POLICY_DEFAULT_PATH) != 0)
+	/* Only a system policy that surely does not exist lets another file stand in for it. */
+	if (path != NULL && strcmp(path, CS_POLICY_DEFAULT_PATH) != 0 &&
+	    (access(CS_POLICY_DEFAULT_PATH, F_OK) == 0 || errno != ENOENT))
 		return fail(err, err_size, CS_ERR_PERMISSION,
 		            "--policy %s: refused, the system policy %s is in force", path,
 		            CS_POLICY_DEFAULT_PATH);

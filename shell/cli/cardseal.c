@@ -252,6 +252,8 @@ cmd_protect(int argc, char **argv)
 		status = exit_for(r);
 		goto out;
 	}
+	if (!cli_quiet && !(flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT)))
+		print_protect_applied(json);
 	if (!cli_quiet && json != NULL && strstr(json, "\"dropped\":[]") == NULL)
 		fprintf(stderr, "cardseal: recipients dropped (no certificate): %s\n", json);
 	status = 0;

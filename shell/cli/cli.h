@@ -46,6 +46,9 @@ void print_missing(const char *details);
  */
 void print_engine_error(const char *what, int err, const char *details);
 
+/* After PROTECT without --sign/--encrypt: what the defaults and the policy applied. */
+void print_protect_applied(const char *json);
+
 /* Writes json (and a newline) to path through a temporary file and rename. */
 int write_report(const char *path, const char *json);
 

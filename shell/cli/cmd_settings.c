@@ -68,6 +68,22 @@ print_engine_error(const char *what, int err, const char *details)
 	json_object_put(d);
 }
 
+void
+print_protect_applied(const char *json)
+{
+	json_object *o = json != NULL ? json_tokener_parse(json) : NULL;
+	json_object *a = jget(o, "applied", json_type_object);
+
+	if (a != NULL)
+		fprintf(stderr, "cardseal: %s (%s), %s (%s)%s%s\n",
+		        jbool(a, "sign") ? "signed" : "not signed",
+		        jstr(a, "sign_because") ? jstr(a, "sign_because") : "?",
+		        jbool(a, "encrypt") ? "encrypted" : "not encrypted",
+		        jstr(a, "encrypt_because") ? jstr(a, "encrypt_because") : "?",
+		        jstr(a, "cipher") ? ", " : "", jstr(a, "cipher") ? jstr(a, "cipher") : "");
+	json_object_put(o);
+}
+
 /* One small request whose reply is JSON; prints the error itself. */
 static int
 request(uint8_t type, const struct cs_buf *body, const char *what, char **ret_json)

@@ -137,7 +137,8 @@ as alice settings set --always-sign yes 2>/dev/null
 check "settings set without --account: usage (exit 2)" test $? -eq 2
 
 # 2. PROTECT without --sign/--encrypt applies the account's defaults.
-as alice -q protect "$work/msg.eml" "$work/d1.eml"
+as alice protect "$work/msg.eml" "$work/d1.eml" 2> "$work/d1.err"
+check "PROTECT without flags says what it applied and why" grep -q 'signed (account always-sign), not encrypted (account always-encrypt)' "$work/d1.err"
 check "always-sign: PROTECT without flags signs (multipart/signed, not encrypted)" \
 	bash -c "grep -q multipart/signed '$work/d1.eml' && ! grep -q enveloped-data '$work/d1.eml'"
 as bob -q read --report "$work/d1.json" "$work/d1.eml" "$work/d1.out"
