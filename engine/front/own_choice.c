@@ -9,7 +9,6 @@
 #include <openssl/x509v3.h>
 
 #include "cs_error.h"
-#include "cs_keyd_msg.h"
 #include "policy.h"
 
 #define MAX_REASONS 8
@@ -83,7 +82,8 @@ judge(struct daemon *d, const struct cs_policy *pol, const struct front_identity
       int purpose, STACK_OF(X509) *untrusted, struct verdict *v)
 {
 	uint32_t ku = X509_get_key_usage(id->cert), want;
-	int key_id = EVP_PKEY_get_base_id(X509_get0_pubkey(id->cert));
+	EVP_PKEY *pub = X509_get0_pubkey(id->cert);
+	int key_id = pub != NULL ? EVP_PKEY_get_base_id(pub) : EVP_PKEY_NONE;
 	const char *why;
 	char when[32], text[200];
 
@@ -107,11 +107,12 @@ judge(struct daemon *d, const struct cs_policy *pol, const struct front_identity
 	if ((X509_get_extension_flags(id->cert) & EXFLAG_XKUSAGE) &&
 	    (X509_get_extended_key_usage(id->cert) & (XKU_SMIME | XKU_ANYEKU)) == 0)
 		add_reason(v, NULL, "its extended key usage lacks emailProtection");
-	if (id->present && purpose == CERT_FOR_SIGNING && !(id->key_flags & CS_KID_SIGN))
-		add_reason(v, NULL, "its key on the token cannot sign");
-	if (id->present && purpose == CERT_FOR_ENCRYPTION &&
-	    !(id->key_flags & (CS_KID_DECRYPT | CS_KID_DERIVE)))
-		add_reason(v, NULL, "its key on the token cannot decrypt");
+	/*
+	 * The key's own usage flags are not judged: before login keyd describes
+	 * a private key from its public key, whose flags cards set unreliably
+	 * (EC public keys rarely say "derive"). The certificate's usage decides;
+	 * the token refuses what its key cannot do.
+	 */
 	if ((why = chain_problem(d, id->cert, untrusted)) != NULL) {
 		snprintf(text, sizeof(text), "does not chain to a trust anchor: %s", why);
 		add_reason(v, NULL, text);
@@ -131,6 +132,14 @@ judge(struct daemon *d, const struct cs_policy *pol, const struct front_identity
 		v->policy_only = 0;
 }
 
+static int
+key_is_rsa(X509 *cert)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+
+	return pub != NULL && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA;
+}
+
 /* Whether a beats b in an automatic choice (both valid). */
 static int
 better(const struct front_identity *a, const struct front_identity *b)
@@ -141,8 +150,7 @@ better(const struct front_identity *a, const struct front_identity *b)
 		return c > 0;           /* the newest notBefore */
 	if (a->present != b->present)
 		return a->present;      /* then a key whose card is in */
-	return EVP_PKEY_get_base_id(X509_get0_pubkey(a->cert)) == EVP_PKEY_RSA &&
-	       EVP_PKEY_get_base_id(X509_get0_pubkey(b->cert)) != EVP_PKEY_RSA;
+	return key_is_rsa(a->cert) && !key_is_rsa(b->cert);
 }
 
 static void
@@ -193,6 +201,8 @@ own_choose(struct daemon *d, struct front_identity *ids, size_t n_ids, const cha
 
 	memset(ret, 0, sizeof(*ret));
 	memset(&manual_v, 0, sizeof(manual_v));
+	if (account == NULL)
+		account = "";
 	if ((r = cs_store_all_certs(d->store, &untrusted)) != 0)
 		return r;
 	if (why != NULL) {

@@ -6,9 +6,8 @@
  *
  * A candidate is one of the user's identities whose certificate names the
  * account's address. It is valid when its certificate is valid now, chains
- * to a trust anchor, has the key usage and EKU for the purpose, its key can
- * do the operation, and the admin policy allows it (hardware keys only,
- * signature algorithms). Automatic: the valid one with the newest notBefore
+ * to a trust anchor, has the key usage and EKU for the purpose, and the
+ * admin policy allows it (hardware keys only, signature algorithms). Automatic: the valid one with the newest notBefore
  * (ties: a present token, then RSA, which every peer reads). Manual: the
  * identity the setting names, if it is valid; if it is not, the choice fails
  * naming the certificate and why: it is never silently replaced.
