@@ -229,5 +229,39 @@ as alice settings choose --json --account alice@example.org > "$work/c4.json"
 check "choose says why: does not chain to a trust anchor" \
 	json_true "$work/c4.json" 'any("trust anchor" in r for c in d["signer"]["candidates"] for r in c["reasons"])'
 
+# 7. Malformed bodies of the new requests, as raw frames: each answered with its error.
+cat > "$work/raw.py" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+def frame(t, i, body): s.sendall(struct.pack(">IBI", len(body) + 5, t, i) + body)
+def reply(i):
+    while True:
+        hdr = b""
+        while len(hdr) < 4: hdr += s.recv(4 - len(hdr))
+        n = struct.unpack(">I", hdr)[0]; data = b""
+        while len(data) < n: data += s.recv(n - len(data))
+        t, rid = struct.unpack(">BI", data[:5])
+        if rid == i and t in (1, 2): return t, data[5:]
+def st(x): return struct.pack(">I", len(x)) + x
+frame(0x10, 1, struct.pack(">I", 1) + st(b"") * 7); reply(1)
+cases = [(0x20, st(b"") + b"x", 5), (0x20, b"\0\0", 3), (0x21, st(b"a@b") + st(b"harvest"), 3),
+         (0x22, b"x", 5), (0x1f, st(b"alice@example.org") + struct.pack(">I", 5000), 4),
+         (0x1f, st(b"alice@example.org") + struct.pack(">I", 2) + st(b"bob@example.org"), 3),
+         (0x21, st(b"alice@example.org") + st(b"colour") + st(b"blue"), 11)]
+for k, (t, body, want) in enumerate(cases, 2):
+    frame(t, k, body)
+    rt, rb = reply(k)
+    code = struct.unpack(">I", rb[:4])[0] if rt == 2 else 0
+    print("%02x:%d" % (t, code))
+PY
+python3 "$work/raw.py" "$work/alice/runtime/cardseal/socket" > "$work/raw.out" 2>&1
+check "raw SETTINGS_GET with trailing bytes / truncated: TRAILING, TRUNCATED" \
+	test "$(sed -n 1,2p "$work/raw.out" | tr '\n' ' ')" = "20:5 20:3 "
+check "raw SETTINGS_SET without a value: TRUNCATED" test "$(sed -n 3p "$work/raw.out")" = "21:3"
+check "raw POLICY_GET with a body: TRAILING" test "$(sed -n 4p "$work/raw.out")" = "22:5"
+check "raw CERTS_CHOOSE with too many recipients / fewer than announced: TOO_LARGE, TRUNCATED" \
+	test "$(sed -n 5,6p "$work/raw.out" | tr '\n' ' ')" = "1f:4 1f:3 "
+check "raw SETTINGS_SET of an unknown key: INVALID_ARG" test "$(sed -n 7p "$work/raw.out")" = "21:11"
+
 echo "1..$n"
 exit $((failed > 0))
