@@ -17,6 +17,7 @@
 #include "json.h"
 
 #define CS_POLICY_DEFAULT_PATH "/etc/cardseal/policy.conf"
+#define CS_POLICY_MAX_FILE (64u * 1024)     /* the policy file and the allowlist */
 #define CS_POLICY_DEFAULT_HW_MODULES "/etc/cardseal/hardware-modules"
 
 /* What signature-algorithms allows: digests and key algorithms. */
@@ -72,7 +73,7 @@ int cs_policy_parse(struct cs_policy *p, const char *name, const char *text, siz
                     char *err, size_t err_size);
 
 /*
- * Reads the policy. path NULL: the default path, where a missing file means
+ * Reads the policy (policy_file.c). path NULL: the default path, where a missing file means
  * no policy. path given (cardseald --policy, for tests): refused while the
  * default file exists, so nobody escapes a system policy with it. The file
  * (and the hardware allowlist it names) must be a regular file owned by
