@@ -151,24 +151,16 @@ out:
 static int
 cipher_refused(struct request *rq, uint32_t flags)
 {
-	const struct cs_policy *p = policy_current();
-	int cbc = (flags & CS_DATA_CBC) != 0;
+	const char *policy = NULL;
+	char message[160];
+	unsigned alg = (flags & CS_DATA_CBC) ? POLICY_ENC_AES256_CBC : POLICY_ENC_AES256_GCM;
 
-	if (!(p->encryption_algs & (cbc ? POLICY_ENC_AES256_CBC : POLICY_ENC_AES256_GCM))) {
-		policy_send_refusal(rq, "encryption-algorithms",
-		                    cbc ? "the admin policy (encryption-algorithms) does not allow "
-		                          "AES-256-CBC"
-		                        : "the admin policy (encryption-algorithms) does not allow "
-		                          "AES-256-GCM");
-		return 1;
-	}
-	if (cbc && (p->encryption_algs & POLICY_ENC_AES256_GCM) && p->negotiation == POLICY_NEG_NEVER) {
-		policy_send_refusal(rq, "algorithm-negotiation",
-		                    "the admin policy (algorithm-negotiation = never) does not let a "
-		                    "peer's needs lower the cipher to AES-256-CBC");
-		return 1;
-	}
-	return 0;
+	if (policy_cipher_negotiable(policy_current(), alg, &policy))
+		return 0;
+	snprintf(message, sizeof(message), "the admin policy (%s) does not allow %s here", policy,
+	         alg == POLICY_ENC_AES256_CBC ? "AES-256-CBC" : "AES-256-GCM");
+	policy_send_refusal(rq, policy, message);
+	return 1;
 }
 
 void

@@ -429,6 +429,18 @@ policy_key_is_hardware(const struct cs_policy *p, const char *module, unsigned k
 	return 1;
 }
 
+int
+policy_cipher_negotiable(const struct cs_policy *p, unsigned alg, const char **ret_policy)
+{
+	*ret_policy = NULL;
+	if (!(p->encryption_algs & alg))
+		*ret_policy = "encryption-algorithms";
+	else if (alg != POLICY_ENC_AES256_GCM && (p->encryption_algs & POLICY_ENC_AES256_GCM) &&
+	         p->negotiation == POLICY_NEG_NEVER)
+		*ret_policy = "algorithm-negotiation";
+	return *ret_policy == NULL;
+}
+
 void
 policy_json(const struct cs_policy *p, struct cs_json *j)
 {

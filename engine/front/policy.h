@@ -96,6 +96,15 @@ const struct cs_policy *policy_current(void);
 int policy_key_is_hardware(const struct cs_policy *p, const char *module, unsigned key_flags,
                            const char **ret_why);
 
+/*
+ * Whether a correspondent's needs (its SMIMECapabilities, a client asking for
+ * CBC for a peer that cannot read GCM) may move the content cipher from
+ * AES-256-GCM to alg (POLICY_ENC_*): alg must be allowed, and negotiation
+ * not "never". Every cipher the engine has is strong, so "strong" and "any"
+ * agree. Returns 1 or 0 with *ret_policy the key that refuses.
+ */
+int policy_cipher_negotiable(const struct cs_policy *p, unsigned alg, const char **ret_policy);
+
 /* The policy as members of the JSON object being written (POLICY_GET, STATUS). */
 void policy_json(const struct cs_policy *p, struct cs_json *j);
 

@@ -318,16 +318,11 @@ decide(struct protect_job *job, const struct account_settings *s)
 		job->cipher_because = "policy encryption-algorithms";
 	} else if (f & CS_PROTECT_CBC) {
 		/* CBC is asked for a peer that cannot read GCM: a negotiated, lower algorithm. */
-		if (!(p->encryption_algs & POLICY_ENC_AES256_CBC)) {
-			policy_send_refusal(job->rq, "encryption-algorithms",
-			                    "the admin policy (encryption-algorithms) does not allow "
-			                    "AES-256-CBC");
-			return 1;
-		}
-		if (p->negotiation == POLICY_NEG_NEVER) {
-			policy_send_refusal(job->rq, "algorithm-negotiation",
-			                    "the admin policy (algorithm-negotiation = never) does not let "
-			                    "a peer's needs lower the cipher to AES-256-CBC");
+		if (!policy_cipher_negotiable(p, POLICY_ENC_AES256_CBC, &refused)) {
+			snprintf(message, sizeof(message),
+			         "the admin policy (%s) does not let AES-256-CBC replace AES-256-GCM",
+			         refused);
+			policy_send_refusal(job->rq, refused, message);
 			return 1;
 		}
 		job->cipher_because = "request";

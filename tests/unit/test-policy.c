@@ -132,6 +132,20 @@ main(void)
 	p.hw_modules = NULL;
 	p.n_hw_modules = 0;
 
+	cs_policy_defaults(&p);
+	CHECK(policy_cipher_negotiable(&p, POLICY_ENC_AES256_CBC, &why) == 1,
+	      "no policy: a peer's needs may select CBC");
+	p.negotiation = POLICY_NEG_NEVER;
+	CHECK(policy_cipher_negotiable(&p, POLICY_ENC_AES256_CBC, &why) == 0 &&
+	          strcmp(why, "algorithm-negotiation") == 0 &&
+	          policy_cipher_negotiable(&p, POLICY_ENC_AES256_GCM, &why) == 1,
+	      "negotiation never: CBC refused, GCM fine");
+	p.encryption_algs = POLICY_ENC_AES256_CBC;
+	CHECK(policy_cipher_negotiable(&p, POLICY_ENC_AES256_CBC, &why) == 1 &&
+	          policy_cipher_negotiable(&p, POLICY_ENC_AES256_GCM, &why) == 0 &&
+	          strcmp(why, "encryption-algorithms") == 0,
+	      "CBC the only cipher allowed: it is no negotiation; GCM refused");
+
 	r = cs_policy_load("/nonexistent/cardseal-policy.conf", &p, err, sizeof(err));
 	CHECK(r == CS_ERR_NOT_FOUND || r == CS_ERR_PERMISSION,
 	      "an explicit policy file that is missing is an error: %s", err);
