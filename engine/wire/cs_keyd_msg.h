@@ -27,7 +27,8 @@
  *   IMPORT_P12  context, str token_uri, bytes pkcs12, str password, str label
  *                                                       ->  OK: str key_uri, str cert_uri
  *   WATCH_TOKENS  (empty)   ->  EVENT TOKEN_CHANGED frames (detail: "present LABEL" or
- *                               "absent LABEL") until CANCEL; then OK (empty)
+ *                               "absent LABEL") and READER_CHANGED frames (PC/SC readers
+ *                               and cards: "card-inserted NAME"...) until CANCEL; then OK
  *   WAIT_TOKEN  str key_uri, u32 timeout_seconds  ->  EVENT INSERT_TOKEN (detail: label)
  *                               if absent, then OK when present, ERROR TIMEOUT/CANCELLED
  *   CANCEL   u32 request_id (the frame's own id is new) ->  OK; the cancelled request
@@ -68,6 +69,8 @@ enum cs_keyd_event {
 	CS_KEVENT_INSERT_TOKEN = 2,      /* detail: token label */
 	CS_KEVENT_PIN_STATE = 3,         /* detail: "count-low", "final-try", "locked" */
 	CS_KEVENT_TOKEN_CHANGED = 4,     /* detail: "present LABEL" or "absent LABEL" */
+	CS_KEVENT_READER_CHANGED = 5,    /* detail: "reader-added NAME", "reader-removed NAME",
+	                                    "card-inserted NAME" or "card-removed NAME" */
 };
 
 enum cs_ktoken_flags {

@@ -109,6 +109,8 @@ enum cs_event {
 	CS_EVENT_WAITING_FOR_PIN = 3,   /* detail: token label */
 	CS_EVENT_PIN_STATE = 4,         /* detail: "count-low", "final-try" */
 	CS_EVENT_TOKEN_CHANGED = 5,     /* detail: "present LABEL" / "absent LABEL" */
+	CS_EVENT_READER_CHANGED = 6,    /* detail: "reader-added NAME" / "reader-removed NAME" /
+	                                   "card-inserted NAME" / "card-removed NAME" */
 };
 
 /* Limits, per client. */

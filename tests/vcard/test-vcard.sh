@@ -162,7 +162,8 @@ check "alice reads it back on the card: exit 0, verdict valid" \
 check "its text equals the original" diff <(body_of "$work/se.out") <(body_of "$work/msg.eml")
 
 # 4. Readers and cards as the user sees them: status --watch while the card goes and comes.
-as_alice status --watch > "$work/watch.out" 2>&1 &
+XDG_CONFIG_HOME=$work/alice/config XDG_RUNTIME_DIR=$work/alice/runtime \
+	XDG_DATA_HOME=$work/alice/data "$cardseal" status --watch > "$work/watch.out" 2>&1 &
 watcher=$!
 sleep 0.5                        # the subscription is in place before anything happens
 vcard_remove
@@ -187,8 +188,6 @@ vcard_wait_log "$work/watch.out" "card-inserted $vcard_reader_name" 5
 check "status --watch shows the card coming back" test $? -eq 0
 vcard_wait_log "$work/watch.out" "present Alice Example" 5
 check "status --watch shows the token present again" test $? -eq 0
-kill $watcher 2>/dev/null
-wait $watcher 2>/dev/null
 
 # 6. The card pulled while it computes: the signing APDU (CAC SIGN/DECRYPT, INS 42) is never answered.
 vcard_ctl remove-at 42
@@ -232,6 +231,23 @@ as_alice -q data decrypt "$work/secret.p7m" "$work/after.out" 2> "$work/after.er
 echo "# after: $(head -c 300 "$work/after.err")"
 check "after re-insertion the next decryption works" \
 	cmp -s <(strip_head "$work/after.out") "$work/secret.ossl"
+
+# 8. pcscd itself goes and comes back: its readers go and come with it, and the card works again.
+check "status --watch saw no reader come or go so far" bash -c "! grep -q '^reader-' '$work/watch.out'"
+kill "$vcard_pcscd_pid"
+wait "$vcard_pcscd_pid" 2>/dev/null
+vcard_wait_log "$work/watch.out" "reader-removed $vcard_reader_name 00 00" 10
+check "pcscd stopped: status --watch shows the reader gone" test $? -eq 0
+vcard_start_pcscd "$work/card" && vcard_wait_card present 10
+check "pcscd started again, the bridge puts the card back by itself" test $? -eq 0
+vcard_wait_log "$work/watch.out" "reader-added $vcard_reader_name 00 00" 10
+check "status --watch shows the reader back" test $? -eq 0
+token_is present
+as_alice -q data sign "$work/data.txt" "$work/pcscd.sig" 2> "$work/pcscd.err"
+check "and the card signs again (OpenSC found the new pcscd)" \
+	verify -inform DER -in "$work/pcscd.sig" -out /dev/null
+kill $watcher 2>/dev/null
+wait $watcher 2>/dev/null
 
 echo "1..$n"
 [ $failed -eq 0 ]
