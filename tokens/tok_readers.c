@@ -76,23 +76,38 @@ event_count(DWORD state)
 	return (unsigned)((state >> 16) & 0xffff);
 }
 
-/* Reads the reader list into names (NUL-separated in buf). Returns how many, or -1. */
+/*
+ * Reads pcscd's reader list into *ret_buf (NUL-separated, freed by the
+ * caller) and names (at most MAX_READERS; more are not followed). Returns
+ * how many, or -1.
+ */
 static int
-list_readers(SCARDCONTEXT ctx, char *buf, DWORD size, const char **names)
+list_readers(SCARDCONTEXT ctx, char **ret_buf, const char **names)
 {
+	DWORD len = 0;
 	LONG rv;
-	DWORD len = size;
+	char *buf, *p;
 	int n = 0;
-	char *p;
 
-	rv = SCardListReaders(ctx, NULL, buf, &len);
+	*ret_buf = NULL;
+	rv = SCardListReaders(ctx, NULL, NULL, &len);
 	if (rv == SCARD_E_NO_READERS_AVAILABLE)
 		return 0;
-	if (rv != SCARD_S_SUCCESS || len == 0 || len > size)
+	if (rv != SCARD_S_SUCCESS || len == 0 || len > 65536 || (buf = malloc(len + 1)) == NULL)
 		return -1;
-	buf[len - 1] = '\0';
+	rv = SCardListReaders(ctx, NULL, buf, &len);
+	if (rv == SCARD_E_NO_READERS_AVAILABLE) {
+		free(buf);
+		return 0;
+	}
+	if (rv != SCARD_S_SUCCESS) {
+		free(buf);
+		return -1;      /* also a list that grew between the two calls: try again later */
+	}
+	buf[len] = '\0';    /* a multi-string ends with an empty string; make sure */
 	for (p = buf; *p != '\0' && n < MAX_READERS; p += strlen(p) + 1)
 		names[n++] = p;
+	*ret_buf = buf;
 	return n;
 }
 
@@ -105,11 +120,11 @@ list_readers(SCARDCONTEXT ctx, char *buf, DWORD size, const char **names)
 static int
 refresh_readers(struct tok_readers *r, int report)
 {
-	char buf[MAX_READERS * MAX_READERNAME];
 	const char *names[MAX_READERS];
 	struct reader_state next[MAX_READERS];
 	size_t i, j, n_next = 0;
-	int n = list_readers(r->context, buf, sizeof(buf), names);
+	char *buf;
+	int n = list_readers(r->context, &buf, names);
 
 	if (n < 0)
 		return -1;
@@ -138,6 +153,7 @@ refresh_readers(struct tok_readers *r, int report)
 	}
 	memcpy(r->readers, next, n_next * sizeof(next[0]));
 	r->n_readers = n_next;
+	free(buf);
 	return 0;
 }
 
@@ -201,7 +217,7 @@ follow(struct tok_readers *r, int announce)
 				                         !first || announce);
 		}
 		if ((st[0].dwEventState & SCARD_STATE_CHANGED) || first) {
-			/* pcscd without PnP support marks the entry UNKNOWN: relist on every change then. */
+			/* A reader came or went. */
 			if (!first)
 				relist = 1;
 			st[0].dwCurrentState = st[0].dwEventState & ~(DWORD)SCARD_STATE_CHANGED;

@@ -13,7 +13,8 @@
  * vpcd treats a closed connection as a card taken out of the reader, and a
  * new connection as a card put in. Commands on the control channel (a FIFO
  * given with --control, or standard input) do that on request:
- *   remove         power the card off and take it out (close the connection)
+ *   remove         power the card off and take it out (close the connection);
+ *                  also disarms remove-at
  *   insert         put it back (connect again; vpcd powers it on)
  *   remove-at INS  take it out when the next APDU with instruction byte INS
  *                  (hex) arrives, leaving that APDU unanswered: the card is
@@ -262,6 +263,7 @@ run_command(struct bridge *b, const char *cmd)
 
 	if (strcmp(cmd, "remove") == 0) {
 		b->want_inserted = 0;
+		b->pull_at_ins = -1;
 		if (b->sock >= 0)
 			take_out(b, "removed");
 		else
