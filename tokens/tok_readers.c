@@ -12,7 +12,7 @@
 #include "tok_watch.h"
 
 #define MAX_READERS 16
-#define WAIT_MS 2000            /* a bounded wait: a cancel that came too early is not lost */
+#define CANCEL_EVERY_MS 50      /* stop repeats SCardCancel until the thread is out */
 #define RETRY_MS 3000           /* while pcscd is not there */
 #define PNP_NAME "\\\\?PnP?\\Notification"
 
@@ -24,9 +24,10 @@ struct reader_state {
 struct tok_readers {
 	struct tok_watch *watch;
 	pthread_t thread;
-	pthread_mutex_t lock;       /* guards stopping, have_context and context */
-	pthread_cond_t wake;
+	pthread_mutex_t lock;       /* guards stopping, done, have_context and context */
+	pthread_cond_t wake;        /* stop wakes the thread's pauses; the thread's end wakes stop */
 	int stopping;
+	int done;
 	int have_context;
 	SCARDCONTEXT context;
 	struct reader_state readers[MAX_READERS];
@@ -203,10 +204,11 @@ follow(struct tok_readers *r, int announce)
 			st[i + 1].dwCurrentState = r->readers[i].state;
 			st[i + 1].dwEventState = 0;
 		}
-		/* The first look, and new readers (UNAWARE), come back at once. */
-		rv = SCardGetStatusChange(r->context, first ? 0 : WAIT_MS, st, (DWORD)n + 1);
-		if (rv == SCARD_E_TIMEOUT && !first)
-			continue;
+		/*
+		 * The first look, and new readers (UNAWARE), come back at once; the
+		 * rest waits for pcscd to see a change, or for SCardCancel.
+		 */
+		rv = SCardGetStatusChange(r->context, first ? 0 : INFINITE, st, (DWORD)n + 1);
 		if (rv == SCARD_E_CANCELLED)
 			return;
 		if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT)
@@ -269,6 +271,10 @@ readers_main(void *arg)
 			pause_ms(r, RETRY_MS);
 		}
 	}
+	pthread_mutex_lock(&r->lock);
+	r->done = 1;
+	pthread_cond_broadcast(&r->wake);
+	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
 
@@ -304,10 +310,26 @@ tok_readers_stop(struct tok_readers *r)
 		return;
 	pthread_mutex_lock(&r->lock);
 	r->stopping = 1;
-	/* Ends a wait in progress at once; one that starts later ends within WAIT_MS. */
-	if (r->have_context)
-		(void)SCardCancel(r->context);
-	pthread_cond_broadcast(&r->wake);
+	/*
+	 * SCardCancel ends a wait in progress at once, but pcsclite forgets a
+	 * cancel that comes before the wait starts: repeat it until the thread
+	 * is out. have_context is cleared (under the lock) before the context is
+	 * released, so a cancel never meets a released context.
+	 */
+	while (!r->done) {
+		struct timespec t;
+
+		if (r->have_context)
+			(void)SCardCancel(r->context);
+		pthread_cond_broadcast(&r->wake);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_nsec += CANCEL_EVERY_MS * 1000000L;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&r->wake, &r->lock, &t);
+	}
 	pthread_mutex_unlock(&r->lock);
 	pthread_join(r->thread, NULL);
 	pthread_cond_destroy(&r->wake);

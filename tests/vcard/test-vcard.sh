@@ -11,7 +11,7 @@
 # does RSA only (alice's EC keys are not on it), and it keeps no PIN retry
 # counter (a wrong PIN is refused but never counts down or locks the card).
 #
-# Usage: test-vcard.sh CARDSEAL VCARD_BRIDGE FAKE_PINENTRY
+# Usage: test-vcard.sh CARDSEAL VCARD_BRIDGE FAKE_PINENTRY READERS_PROBE
 # Prints TAP.
 set -uo pipefail
 here=$(dirname "$(realpath "$0")")
@@ -19,7 +19,7 @@ here=$(dirname "$(realpath "$0")")
 [ -n "${2:-}" ] && [ -x "$2" ] || vcard_skip "vcard-bridge not built (libcacard-dev missing at setup)"
 vcard_enter_namespace "$@"
 
-cardseal=$(realpath "$1") bridge=$(realpath "$2") fake=$(realpath "$3")
+cardseal=$(realpath "$1") bridge=$(realpath "$2") fake=$(realpath "$3") probe=$(realpath "$4")
 "$CS_MAKE_FIXTURES" "$CS_FIXTURES_DIR" >/dev/null || { echo "Bail out! fixtures"; exit 1; }
 . "$CS_FIXTURES_DIR/env"
 unset SOFTHSM2_CONF     # the engine sees the card through OpenSC only
@@ -165,6 +165,12 @@ check "its text equals the original" diff <(body_of "$work/se.out") <(body_of "$
 XDG_CONFIG_HOME=$work/alice/config XDG_RUNTIME_DIR=$work/alice/runtime \
 	XDG_DATA_HOME=$work/alice/data "$cardseal" status --watch > "$work/watch.out" 2>&1 &
 watcher=$!
+# The watchers of tokens/ alone beside it: stdin held open on fd 7 until the end of step 5.
+mkfifo "$work/probe.in"
+"$probe" "$vcard_opensc" < "$work/probe.in" > "$work/probe.out" 2>&1 &
+probe_pid=$!
+exec 7> "$work/probe.in"
+vcard_wait_log "$work/probe.out" watching 10
 sleep 0.5                        # the subscription is in place before anything happens
 vcard_remove
 token_is absent
@@ -188,6 +194,14 @@ vcard_wait_log "$work/watch.out" "card-inserted $vcard_reader_name" 5
 check "status --watch shows the card coming back" test $? -eq 0
 vcard_wait_log "$work/watch.out" "present Alice Example" 5
 check "status --watch shows the token present again" test $? -eq 0
+check "the reader thread of tokens/ saw the card go and come" \
+	grep -q "reader card-removed $vcard_reader_name 00 00" "$work/probe.out"
+check "and the slot thread the token" grep -q "token present Alice Example" "$work/probe.out"
+exec 7>&-
+wait $probe_pid
+stop_ms=$(sed -n 's/^stopped in \([0-9]*\) ms$/\1/p' "$work/probe.out")
+check "stopping the watchers takes ${stop_ms:-?} ms: SCardCancel ends the reader thread's wait" \
+	test -n "$stop_ms" -a "${stop_ms:-9999}" -lt 1000
 
 # 6. The card pulled while it computes: the signing APDU (CAC SIGN/DECRYPT, INS 42) is never answered.
 vcard_ctl remove-at 42
