@@ -21,8 +21,9 @@
 #
 # Needs: $CS_PKI, $CS_USER_PIN, $CS_SO_PIN (from the fixtures' env file).
 # Known limits of the emulation: libcacard's CAC card does RSA only (no EC
-# keys), keeps no PIN retry counter (a wrong PIN never counts down or locks),
-# and its PIN is the SoftHSM token's.
+# keys), keeps no PIN retry counter (a wrong PIN never counts down or locks,
+# and is reported as 6985 rather than 63Cx), and its PIN is the SoftHSM
+# token's.
 
 vcard_softhsm=/usr/lib/softhsm/libsofthsm2.so
 vcard_opensc=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
