@@ -83,7 +83,11 @@ body_of() { tr -d '\r' < "$1" | sed -n '/^$/,$p'; }
 token_is() {
 	local want=$1 i
 	for ((i = 0; i < 100; i++)); do
-		as_alice -q status --json > "$work/st.json" 2>/dev/null
+		# Only an answer counts: a failed STATUS says nothing about the card.
+		if ! as_alice -q status --json > "$work/st.json" 2>/dev/null; then
+			sleep 0.1
+			continue
+		fi
 		if [ "$want" = present ]; then
 			grep -q '"Alice Example"' "$work/st.json" && return 0
 		else
@@ -196,15 +200,18 @@ check "card out: the reader is asked to insert \"Alice Example\"" \
 	grep -q 'insert your smartcard "Alice Example"' "$work/late.err"
 vcard_insert
 wait $reader
-check "card in: the read finishes (exit 0) with the right text" \
-	test $? -eq 0 && diff <(body_of "$work/late.out") <(body_of "$work/msg.eml")
+check "card in: the read finishes (exit 0)" test $? -eq 0
+check "with the right text" diff <(body_of "$work/late.out") <(body_of "$work/msg.eml")
 vcard_wait_log "$work/watch.out" "card-inserted $vcard_reader_name" 5
 check "status --watch shows the card coming back" test $? -eq 0
 vcard_wait_log "$work/watch.out" "present Alice Example" 5
 check "status --watch shows the token present again" test $? -eq 0
-check "the reader thread of tokens/ saw the card go and come" \
+check "the reader thread of tokens/ saw the card go" \
 	grep -q "reader card-removed $vcard_reader_name 00 00" "$work/probe.out"
-check "and the slot thread the token" grep -q "token present Alice Example" "$work/probe.out"
+check "and come back" grep -q "reader card-inserted $vcard_reader_name 00 00" "$work/probe.out"
+# Its own OpenSC may find the card busy with keyd's for a moment: wait for its next poll.
+vcard_wait_log "$work/probe.out" "token present Alice Example" 5
+check "and its slot thread saw the token come back" test $? -eq 0
 exec 7>&-
 wait $probe_pid
 stop_ms=$(sed -n 's/^stopped in \([0-9]*\) ms$/\1/p' "$work/probe.out")
