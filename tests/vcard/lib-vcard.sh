@@ -7,9 +7,10 @@
 # the namespace's own loopback, so suites can run side by side.
 #
 #   vcard_enter_namespace ARGS...   re-runs the calling script inside
-#                                   `unshare --mount --net`; prints a TAP SKIP
-#                                   with the reason and exits where that is
-#                                   impossible
+#                                   `unshare --mount --net` (with
+#                                   --map-root-user when not root); prints a
+#                                   TAP SKIP with the reason and exits where
+#                                   that is impossible
 #   vcard_make_card DIR             the SoftHSM token alice-vcard (alice's RSA
 #                                   signing and encryption keys and certificates)
 #                                   and an NSS database naming it
@@ -43,12 +44,14 @@ vcard_enter_namespace() {
 	done
 	[ -r "$vcard_vpcd_driver" ] || vcard_skip "vsmartcard-vpcd not installed"
 	[ -r "$vcard_opensc" ] || vcard_skip "opensc-pkcs11.so not installed"
-	[ "$(id -u)" -eq 0 ] || vcard_skip "needs root for a private mount and network namespace"
+	# As root the namespaces need nothing more; otherwise a user namespace makes us root in them.
+	local ns=(--mount --net)
+	[ "$(id -u)" -eq 0 ] || ns=(--map-root-user --mount --net)
 	# Probe first, so a refusal is reported as what it is rather than as failed tests.
-	if ! p=$(unshare --mount --net true 2>&1); then
-		vcard_skip "unshare --mount --net is not allowed here: $p"
+	if ! p=$(unshare "${ns[@]}" true 2>&1); then
+		vcard_skip "unshare ${ns[*]} is not allowed here: $p"
 	fi
-	CS_VCARD_NS=1 exec unshare --mount --net --propagation private -- "$BASH" "$0" "$@"
+	CS_VCARD_NS=1 exec unshare "${ns[@]}" --propagation private -- "$BASH" "$0" "$@"
 }
 
 # Inside the namespace: loopback up, a private /run/pcscd.
