@@ -253,6 +253,7 @@ wait $client
 rc=$?
 check "card pulled during the PIN dialog: a clean error (exit $rc), no output" \
 	test $rc -ne 0 -a $rc -lt 128 -a ! -e "$work/pin-pulled.out"
+echo "# client said: $(head -c 300 "$work/pin-pulled.err")"
 pin_action "pin:$CS_USER_PIN"
 vcard_insert
 token_is present
