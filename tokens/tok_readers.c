@@ -12,20 +12,20 @@
 #include "tok_watch.h"
 
 #define MAX_READERS 16
-#define CANCEL_EVERY_MS 50      /* stop repeats SCardCancel until the thread is out */
-#define RETRY_MS 3000           /* while pcscd is not there */
+#define CANCEL_EVERY_MS 50 /* stop repeats SCardCancel until the thread is out */
+#define RETRY_MS 3000      /* while pcscd is not there */
 #define PNP_NAME "\\\\?PnP?\\Notification"
 
 struct reader_state {
 	char name[MAX_READERNAME];
-	DWORD state;                /* what we last knew: SCARD_STATE_* and the event count */
+	DWORD state; /* what we last knew: SCARD_STATE_* and the event count */
 };
 
 struct tok_readers {
 	struct tok_watch *watch;
 	pthread_t thread;
-	pthread_mutex_t lock;       /* guards stopping, done, have_context and context */
-	pthread_cond_t wake;        /* stop wakes the thread's pauses; the thread's end wakes stop */
+	pthread_mutex_t lock; /* guards stopping, done, have_context and context */
+	pthread_cond_t wake;  /* stop wakes the thread's pauses; the thread's end wakes stop */
 	int stopping;
 	int done;
 	int have_context;
@@ -103,9 +103,9 @@ list_readers(SCARDCONTEXT ctx, char **ret_buf, const char **names)
 	}
 	if (rv != SCARD_S_SUCCESS) {
 		free(buf);
-		return -1;      /* also a list that grew between the two calls: try again later */
+		return -1; /* also a list that grew between the two calls: try again later */
 	}
-	buf[len] = '\0';    /* a multi-string ends with an empty string; make sure */
+	buf[len] = '\0'; /* a multi-string ends with an empty string; make sure */
 	for (p = buf; *p != '\0' && n < MAX_READERS; p += strlen(p) + 1)
 		names[n++] = p;
 	*ret_buf = buf;
@@ -136,10 +136,11 @@ refresh_readers(struct tok_readers *r, int report)
 		}
 		if (j < (size_t)n) {
 			next[n_next++] = r->readers[i];
-			names[j] = NULL;        /* known: not new */
+			names[j] = NULL; /* known: not new */
 		} else if (report) {
 			if (card_in(r->readers[i].state))
-				tok_watch_reader_event(r->watch, TOK_CARD_REMOVED, r->readers[i].name);
+				tok_watch_reader_event(r->watch, TOK_CARD_REMOVED,
+				                       r->readers[i].name);
 			tok_watch_reader_event(r->watch, TOK_READER_REMOVED, r->readers[i].name);
 		}
 	}
@@ -212,7 +213,7 @@ follow(struct tok_readers *r, int announce)
 		if (rv == SCARD_E_CANCELLED)
 			return;
 		if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT)
-			return;         /* pcscd stopped, or the context is no good: start over */
+			return; /* pcscd stopped, or the context is no good: start over */
 		for (i = 0; i < n; i++) {
 			if ((st[i + 1].dwEventState & SCARD_STATE_CHANGED) || first)
 				relist |= reader_changed(r, i, st[i + 1].dwEventState,
@@ -250,7 +251,8 @@ readers_main(void *arg)
 	int first = 1;
 
 	while (!stopping(r)) {
-		if (SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx) != SCARD_S_SUCCESS) {
+		if (SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx) !=
+		    SCARD_S_SUCCESS) {
 			pause_ms(r, RETRY_MS);
 			continue;
 		}

@@ -30,7 +30,7 @@ main(int argc, char **argv)
 	struct tok_ctx *ctx = NULL;
 	struct tok_watch *w = NULL;
 	struct tok_event e;
-	struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
+	struct pollfd in = {.fd = STDIN_FILENO, .events = POLLIN};
 	uint64_t seq;
 	char buf[64];
 	long start;
@@ -52,7 +52,8 @@ main(int argc, char **argv)
 		while (tok_watch_next(w, seq, 0, NULL, &e) == 0) {
 			seq = e.seq;
 			if (e.kind == TOK_EVENT_READER)
-				printf("reader %s %s\n", tok_reader_change_name(e.change), e.reader);
+				printf("reader %s %s\n", tok_reader_change_name(e.change),
+				       e.reader);
 			else
 				printf("token %s %s\n", e.present ? "present" : "absent", e.label);
 		}

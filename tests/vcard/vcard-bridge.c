@@ -63,11 +63,11 @@
 struct bridge {
 	VReader *reader;
 	unsigned short port;
-	int sock;                       /* connection to vpcd, -1 while the card is out */
-	int want_inserted;              /* the card should be in the reader */
-	int pull_at_ins;                /* -1, or the INS byte whose APDU pulls the card */
-	int control;                    /* control channel */
-	char line[CONTROL_LINE];        /* a control line being assembled */
+	int sock;                /* connection to vpcd, -1 while the card is out */
+	int want_inserted;       /* the card should be in the reader */
+	int pull_at_ins;         /* -1, or the INS byte whose APDU pulls the card */
+	int control;             /* control channel */
+	char line[CONTROL_LINE]; /* a control line being assembled */
 	size_t line_len;
 	unsigned char atr[MAX_ATR];
 	int atr_len;
@@ -75,8 +75,7 @@ struct bridge {
 	unsigned char out[MAX_FRAME + 2];
 };
 
-static void
-say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 say(const char *fmt, ...)
@@ -220,11 +219,11 @@ handle_frame(struct bridge *b, size_t len)
 			/* Asked for again and again as a presence check: never a reset. */
 			return send_frame(b, b->atr, (size_t)b->atr_len);
 		default:
-			return 0;       /* unknown commands get no answer, as vpcd expects */
+			return 0; /* unknown commands get no answer, as vpcd expects */
 		}
 	}
 	if (len < 4)
-		return -1;              /* no APDU is shorter than its header */
+		return -1; /* no APDU is shorter than its header */
 	if (b->pull_at_ins >= 0 && b->in[1] == (unsigned char)b->pull_at_ins) {
 		say("pulled %02X", b->pull_at_ins);
 		b->pull_at_ins = -1;
@@ -298,7 +297,7 @@ read_control(struct bridge *b)
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN ? 0 : 1;
 	if (n == 0)
-		return 1;               /* standard input closed: the test is gone */
+		return 1; /* standard input closed: the test is gone */
 	for (i = 0; i < n; i++) {
 		if (buf[i] == '\n') {
 			b->line[b->line_len] = '\0';
@@ -315,16 +314,18 @@ read_control(struct bridge *b)
 static void
 usage(FILE *out)
 {
-	fprintf(out,
-	        "Usage: vcard-bridge --db DIR --slot TOKEN --cert NICKNAME [--cert NICKNAME...]\n"
-	        "                    [--port N] [--control FIFO]\n"
-	        "  --db DIR        NSS database (sql:) that names the PKCS#11 module holding the keys\n"
-	        "  --slot TOKEN    the NSS slot (token name) with the keys\n"
-	        "  --cert NICK     a certificate nickname in the database; its key (on TOKEN) goes on the card\n"
-	        "  --port N        vpcd's port on 127.0.0.1 (default %d)\n"
-	        "  --control FIFO  read commands from FIFO instead of standard input\n"
-	        "Commands: remove, insert, remove-at INS, quit\n",
-	        VPCD_DEFAULT_PORT);
+	fprintf(
+	    out,
+	    "Usage: vcard-bridge --db DIR --slot TOKEN --cert NICKNAME [--cert NICKNAME...]\n"
+	    "                    [--port N] [--control FIFO]\n"
+	    "  --db DIR        NSS database (sql:) that names the PKCS#11 module holding the keys\n"
+	    "  --slot TOKEN    the NSS slot (token name) with the keys\n"
+	    "  --cert NICK     a certificate nickname in the database; its key (on TOKEN) goes on "
+	    "the card\n"
+	    "  --port N        vpcd's port on 127.0.0.1 (default %d)\n"
+	    "  --control FIFO  read commands from FIFO instead of standard input\n"
+	    "Commands: remove, insert, remove-at INS, quit\n",
+	    VPCD_DEFAULT_PORT);
 }
 
 /* libcacard's option string: one soft card of type CAC in a reader of our own. */
@@ -334,8 +335,7 @@ emul_options(const char *db, const char *slot, char *const *certs, int n_certs)
 	GString *s = g_string_new(NULL);
 	int i;
 
-	g_string_append_printf(s, "db=\"sql:%s\" use_hw=no soft=(%s,Cardseal vCAC,CAC,", db,
-	                       slot);
+	g_string_append_printf(s, "db=\"sql:%s\" use_hw=no soft=(%s,Cardseal vCAC,CAC,", db, slot);
 	for (i = 0; i < n_certs; i++)
 		g_string_append_printf(s, ",%s", certs[i]);
 	g_string_append(s, ")");
@@ -346,13 +346,13 @@ int
 main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "slot", required_argument, NULL, 's' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "control", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"db", required_argument, NULL, 'd'},
+	    {"slot", required_argument, NULL, 's'},
+	    {"cert", required_argument, NULL, 'c'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"control", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct bridge b;
 	const char *db = NULL, *slot = NULL, *control = NULL;
@@ -407,8 +407,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	opts = emul_options(db, slot, certs, n_certs);
-	if ((emul = vcard_emul_options(opts)) == NULL ||
-	    vcard_emul_init(emul) != VCARD_EMUL_OK) {
+	if ((emul = vcard_emul_options(opts)) == NULL || vcard_emul_init(emul) != VCARD_EMUL_OK) {
 		fprintf(stderr, "vcard-bridge: libcacard cannot make the card (%s)\n", opts);
 		goto out;
 	}
