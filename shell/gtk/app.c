@@ -329,7 +329,7 @@ act_quit(GSimpleAction *a, GVariant *p, gpointer data)
 
 /* Test and documentation hook: SIGUSR1 writes $CARDSEAL_GTK_SNAPSHOT (a PNG). */
 static gboolean
-on_snapshot_signal(gpointer data)
+take_snapshot(gpointer data)
 {
 	const char *path = g_getenv("CARDSEAL_GTK_SNAPSHOT");
 	GError *e = NULL;
@@ -338,6 +338,17 @@ on_snapshot_signal(gpointer data)
 		g_printerr("cardseal-gtk: snapshot: %s\n", e->message);
 		g_clear_error(&e);
 	}
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_snapshot_signal(gpointer data)
+{
+	/*
+	 * What the tests just saw through AT-SPI may not be painted yet: give
+	 * the frame clock a few frames before reading the screen back.
+	 */
+	g_timeout_add(300, take_snapshot, data);
 	return G_SOURCE_CONTINUE;
 }
 

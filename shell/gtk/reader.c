@@ -391,7 +391,7 @@ reader_open_folder(GtkWindow *w, const char *dir)
 }
 
 static void
-on_row_activated(GtkTreeSelection *sel, gpointer data)
+on_selection_changed(GtkTreeSelection *sel, gpointer data)
 {
 	struct reader *r = data;
 	GtkTreeModel *model;
@@ -404,6 +404,24 @@ on_row_activated(GtkTreeSelection *sel, gpointer data)
 	if (path != NULL && g_strcmp0(path, r->message_path) != 0)
 		reader_open_message(r->window, path);
 	g_free(path);
+}
+
+/* Enter (or a double click) on a row opens it too, whatever the selection did. */
+static void
+on_row_activate(GtkTreeView *view, GtkTreePath *path, GtkTreeViewColumn *col, gpointer data)
+{
+	struct reader *r = data;
+	GtkTreeModel *model = gtk_tree_view_get_model(view);
+	GtkTreeIter it;
+	char *file = NULL;
+
+	(void)col;
+	if (!gtk_tree_model_get_iter(model, &it, path))
+		return;
+	gtk_tree_model_get(model, &it, COL_PATH, &file, -1);
+	if (file != NULL)
+		reader_open_message(r->window, file);
+	g_free(file);
 }
 
 static void
@@ -506,8 +524,9 @@ reader_window_new(GtkApplication *app)
 	add_column(list, "Subject", COL_SUBJECT, TRUE);
 	add_column(list, "Date", COL_DATE, FALSE);
 	gtk_tree_view_set_search_column(list, COL_SUBJECT);
-	g_signal_connect(gtk_tree_view_get_selection(list), "changed", G_CALLBACK(on_row_activated),
+	g_signal_connect(gtk_tree_view_get_selection(list), "changed", G_CALLBACK(on_selection_changed),
 	                 r);
+	g_signal_connect(list, "row-activated", G_CALLBACK(on_row_activate), r);
 	csg_app_add_token_label(GTK_LABEL(gtk_builder_get_object(r->ui, "token_label")));
 	return r->window;
 }

@@ -190,8 +190,14 @@ settings_reply(GObject *source, GAsyncResult *res, gpointer data)
 		ej_settings_free(p->current);
 		p->current = s;
 	}
-	gtk_label_set_text(GTK_LABEL(p->status_label),
-	                   job->type == CS_MSG_SETTINGS_SET ? "Saved." : "");
+	if (job->type == CS_MSG_SETTINGS_SET) {
+		gtk_label_set_text(GTK_LABEL(p->status_label), "Saved.");
+	} else {
+		char *text = g_strdup_printf("Settings of %s, as the engine keeps them.", job->account);
+
+		gtk_label_set_text(GTK_LABEL(p->status_label), text);
+		g_free(text);
+	}
 	show_all(p);
 out:
 	engine_job_free(job);
