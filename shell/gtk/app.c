@@ -367,6 +367,7 @@ on_startup(GApplication *gapp, gpointer data)
 	static const char *const folder_keys[] = { "<Control><Shift>o", NULL };
 	static const char *const close_keys[] = { "<Control>w", NULL };
 	static const char *const send_keys[] = { "<Control>Return", NULL };
+	GtkCssProvider *css;
 
 	(void)data;
 	g_action_map_add_action_entries(G_ACTION_MAP(gapp), actions, G_N_ELEMENTS(actions), gapp);
@@ -377,6 +378,11 @@ on_startup(GApplication *gapp, gpointer data)
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.open-folder", folder_keys);
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.close", close_keys);
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.send", send_keys);
+	css = gtk_css_provider_new();
+	gtk_css_provider_load_from_resource(css, "/org/cardseal/gtk/style.css");
+	gtk_style_context_add_provider_for_screen(gdk_screen_get_default(), GTK_STYLE_PROVIDER(css),
+	                                          GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+	g_object_unref(css);
 	the_app.watch = engine_watch_start(on_token_event, gapp);
 	g_unix_signal_add(SIGUSR1, on_snapshot_signal, gapp);
 	csg_app_refresh();

@@ -53,6 +53,7 @@ clear_message(struct reader *r)
 	g_ptr_array_set_size(r->attachment_rows, 0);
 	gtk_widget_hide(r->attachments_box);
 	gtk_widget_hide(r->html_box);
+	gtk_widget_show(r->body_view);
 	gtk_text_buffer_set_text(gtk_text_view_get_buffer(GTK_TEXT_VIEW(r->body_view)), "", -1);
 	gtk_label_set_text(GTK_LABEL(r->status_label), "");
 	g_clear_pointer(&r->report, ej_report_free);
@@ -260,6 +261,8 @@ show_message(struct reader *r)
 	gtk_text_buffer_set_text(gtk_text_view_get_buffer(GTK_TEXT_VIEW(r->body_view)),
 	                         r->view->body != NULL ? r->view->body : "", -1);
 	gtk_widget_set_visible(r->html_box, r->view->html_only);
+	/* An empty text box under "only HTML" would look like a message with nothing in it. */
+	gtk_widget_set_visible(r->body_view, !r->view->html_only);
 	for (i = 0; i < r->view->attachments->len; i++) {
 		struct mail_attachment *a = g_ptr_array_index(r->view->attachments, i);
 		GtkWidget *row = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8);
@@ -368,6 +371,7 @@ reader_open_folder(GtkWindow *w, const char *dir)
 	guint i;
 
 	gtk_list_store_clear(r->messages);
+	gtk_widget_show(GTK_WIDGET(gtk_builder_get_object(r->ui, "list_scroller")));
 	if (list == NULL) {
 		gtk_label_set_text(GTK_LABEL(r->status_label), e->message);
 		g_clear_error(&e);
