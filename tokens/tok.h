@@ -195,6 +195,15 @@ int tok_decrypt(struct tok_ctx *ctx, const struct tok_decrypt_request *req, tok_
 int tok_derive(struct tok_ctx *ctx, const char *key_uri, const uint8_t *peer, size_t peer_len,
                tok_pin_cb pin_cb, void *pin_arg, struct cs_secret **ret_secret);
 
+/*
+ * Whether the token of key_uri lists mech (C_GetMechanismList): 1 if it
+ * does, 0 if not, or a negative CS_ERR_* (CS_ERR_NO_TOKEN when absent).
+ * Needs no login, so it can run before the PIN dialog. *ret_info describes
+ * the token (for a message that names it and its module).
+ */
+int tok_mechanism_offered(struct tok_ctx *ctx, const char *key_uri, CK_MECHANISM_TYPE mech,
+                          struct tok_token_info *ret_info);
+
 /* Logs out of every token (e.g. on the user's request or a lock screen). */
 void tok_logout_all(struct tok_ctx *ctx);
 

@@ -14,6 +14,7 @@
  * check runs in the default context; it needs HMAC and the PKCS#12 KDF, which
  * the default provider has.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,9 @@ struct p12_file {
 	EVP_PKEY *key;
 	STACK_OF(X509) *certs;      /* every certificate, the key's own included */
 	X509 *cert;                 /* the key's, pointing into certs */
+	int mac_present;
+	int wrong_password;         /* the MAC refused the password */
+	int decrypt_failed;         /* a safe or the key did not decrypt (no MAC: wrong password?) */
 };
 
 /* A certificate's DER and the fields PKCS#11 repeats as attributes (OPENSSL_malloc'd). */
@@ -99,11 +103,15 @@ struct tmpl {
 	int overflow;
 };
 
-/* Objects this call created, destroyed again if a later write fails. */
+/* Objects this call created, destroyed again if a later write fails; why one failed. */
 struct created {
 	CK_OBJECT_HANDLE h[3 + MAX_CA_CERTS];
 	size_t n;
+	int ca_written;
+	char *message;              /* the result's message buffer (MESSAGE_SIZE), or NULL */
 };
+
+#define MESSAGE_SIZE sizeof(((struct tok_import_result *)0)->message)
 
 static int
 p12_file_init(struct p12_file *f)
@@ -163,6 +171,8 @@ add_bags(struct p12_file *f, const STACK_OF(PKCS12_SAFEBAG) *bags, const char *p
 			break;
 		case NID_pkcs8ShroudedKeyBag:
 			p8 = PKCS12_decrypt_skey_ex(bag, pass, passlen, f->libctx, NULL);
+			/* Without a MAC this is where a wrong password shows. */
+			f->decrypt_failed |= p8 == NULL;
 			r = add_key(f, p8);
 			PKCS8_PRIV_KEY_INFO_free(p8);   /* its ASN.1 free clears the key bytes */
 			break;
@@ -210,8 +220,10 @@ add_safe(struct p12_file *f, PKCS7 *p7, const char *pass, int passlen)
 		 * inside one is missed and the import fails as having no key. */
 		return 0;
 	}
-	if (bags == NULL)
+	if (bags == NULL) {
+		f->decrypt_failed |= OBJ_obj2nid(p7->type) == NID_pkcs7_encrypted;
 		return CS_ERR_PKCS12;
+	}
 	r = add_bags(f, bags, pass, passlen, 0);
 	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	return r;
@@ -250,8 +262,11 @@ parse_p12(struct p12_file *f, const uint8_t *der, size_t len, const struct cs_se
 
 	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL || p != der + len)
 		goto out;
-	if ((r = check_mac(p12, &pass, &passlen)) != 0)
+	f->mac_present = PKCS12_mac_present(p12);
+	if ((r = check_mac(p12, &pass, &passlen)) != 0) {
+		f->wrong_password = 1;
 		goto out;
+	}
 	if ((safes = PKCS12_unpack_authsafes(p12)) == NULL) {
 		r = CS_ERR_PKCS12;
 		goto out;
@@ -502,8 +517,18 @@ create(struct tok_token *t, const struct tmpl *tp, struct created *c)
 	if (tp->overflow || c->n == sizeof(c->h) / sizeof(c->h[0]))
 		return CS_ERR_INTERNAL;
 	rv = t->module->fn->C_CreateObject(t->session, (CK_ATTRIBUTE_PTR)tp->a, tp->n, &h);
-	if (rv != CKR_OK)
+	if (rv != CKR_OK) {
+		/* The two a user can do something about get their own words. */
+		if (c->message != NULL && rv == CKR_DEVICE_MEMORY)
+			snprintf(c->message, MESSAGE_SIZE, "the token is full: remove objects from it "
+			         "or use another token");
+		else if (c->message != NULL && rv == CKR_TOKEN_WRITE_PROTECTED)
+			snprintf(c->message, MESSAGE_SIZE, "the token is write-protected");
+		else if (c->message != NULL)
+			snprintf(c->message, MESSAGE_SIZE, "the token refused to store the object "
+			         "(CK_RV 0x%lx)", (unsigned long)rv);
 		return tok_map_rv(rv);
+	}
 	c->h[c->n++] = h;
 	return 0;
 }
@@ -599,12 +624,13 @@ write_cert(struct tok_token *t, const struct cert_der *d, const uint8_t *id, con
 	return create(t, &tp, c);
 }
 
-/* Whether the token holds an object matching tmpl (on t's logged-in session). */
+/* Whether the token holds an object matching tmpl (on t's logged-in session); its handle. */
 static int
-token_has(struct tok_token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, int *ret_found)
+token_find(struct tok_token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, int *ret_found,
+           CK_OBJECT_HANDLE *ret_obj)
 {
 	CK_FUNCTION_LIST *fn = t->module->fn;
-	CK_OBJECT_HANDLE o;
+	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
 	CK_ULONG found = 0;
 	CK_RV rv;
 
@@ -614,7 +640,34 @@ token_has(struct tok_token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, int *ret_found)
 	rv = fn->C_FindObjects(t->session, &o, 1, &found);
 	(void)fn->C_FindObjectsFinal(t->session);
 	*ret_found = found > 0;
+	if (ret_obj != NULL)
+		*ret_obj = o;
 	return tok_map_rv(rv);
+}
+
+static int
+token_has(struct tok_token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, int *ret_found)
+{
+	return token_find(t, tmpl, n, ret_found, NULL);
+}
+
+/* "already on the token: the key "LABEL" (id 0a1b...)" for an object found by id or value. */
+static void
+say_duplicate(struct tok_token *t, CK_OBJECT_HANDLE o, const char *what, const uint8_t *id,
+              char *message)
+{
+	char label[65] = "", hex[2 * KEY_ID_LEN + 1];
+	CK_ATTRIBUTE a = { CKA_LABEL, label, sizeof(label) - 1 };
+	size_t i;
+
+	if (t->module->fn->C_GetAttributeValue(t->session, o, &a, 1) != CKR_OK ||
+	    a.ulValueLen >= sizeof(label))
+		a.ulValueLen = 0;
+	label[a.ulValueLen] = '\0';
+	for (i = 0; i < KEY_ID_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	snprintf(message, MESSAGE_SIZE, "already on the token: %s \"%s\" (id %s)", what, label,
+	         hex);
 }
 
 static int
@@ -637,7 +690,8 @@ write_ca_cert(struct tok_token *t, struct p12_file *f, X509 *x, struct created *
 	if ((r = key_id(f->libctx, x, id)) != 0 ||
 	    (r = cert_label(x, 0, "CA certificate", &label)) != 0)
 		goto out;
-	r = write_cert(t, &d, id, label, CATEGORY_AUTHORITY, c);
+	if ((r = write_cert(t, &d, id, label, CATEGORY_AUTHORITY, c)) == 0)
+		c->ca_written++;
 out:
 	free(label);
 	cert_der_clear(&d);
@@ -645,21 +699,38 @@ out:
 }
 
 static int
-write_objects(struct tok_token *t, struct p12_file *f, const struct import *im)
+write_objects(struct tok_token *t, struct p12_file *f, const struct import *im,
+              struct tok_import_result *res)
 {
+	CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
 	CK_ATTRIBUTE by_id = { CKA_ID, (void *)im->id, sizeof(im->id) };
-	struct created c = { .n = 0 };
+	CK_ATTRIBUTE same_cert[2] = { { CKA_CLASS, &cert_class, sizeof(cert_class) },
+		                      { CKA_VALUE, im->cert.value, (CK_ULONG)im->cert.value_len } };
+	struct created c = { .n = 0, .message = res != NULL ? res->message : NULL };
+	CK_OBJECT_HANDLE o;
 	CK_SESSION_INFO si;
 	CK_RV rv;
 	int i, r, found;
 
 	if ((rv = t->module->fn->C_GetSessionInfo(t->session, &si)) != CKR_OK)
 		return tok_map_rv(rv);
-	if (!(si.flags & CKF_RW_SESSION))
+	if (!(si.flags & CKF_RW_SESSION)) {
+		if (res != NULL)
+			snprintf(res->message, MESSAGE_SIZE, "the token is write-protected");
 		return tok_map_rv(CKR_TOKEN_WRITE_PROTECTED);
+	}
 	/* Logged in, so private keys are visible too: two keys under one id would be ambiguous. */
-	if ((r = token_has(t, &by_id, 1, &found)) != 0)
+	if ((r = token_find(t, &by_id, 1, &found, &o)) != 0)
 		return r;
+	if (found && res != NULL)
+		say_duplicate(t, o, "an object with this key's id", im->id, res->message);
+	if (found)
+		return CS_ERR_INVALID_ARG;
+	/* The same certificate under another id (another tool's import): one copy is enough. */
+	if ((r = token_find(t, same_cert, 2, &found, &o)) != 0)
+		return r;
+	if (found && res != NULL)
+		say_duplicate(t, o, "this certificate", im->id, res->message);
 	if (found)
 		return CS_ERR_INVALID_ARG;
 	if ((r = write_private_key(t, im, &c)) != 0 || (r = write_public_key(t, im, &c)) != 0 ||
@@ -674,6 +745,8 @@ write_objects(struct tok_token *t, struct p12_file *f, const struct import *im)
 out:
 	if (r != 0)
 		destroy_created(t, &c);
+	else if (res != NULL)
+		res->chain_written = c.ca_written;
 	return r;
 }
 
@@ -695,12 +768,13 @@ fill_token_info(const struct tok_token_info *info, CK_TOKEN_INFO *ti)
  * present token may fit it.
  */
 static int
-check_token_uri(struct tok_ctx *ctx, const char *token_uri)
+check_token_uri(struct tok_ctx *ctx, const char *token_uri, struct tok_import_result *res)
 {
 	struct tok_token_info *list = NULL;
 	CK_TOKEN_INFO *want, ti;
 	P11KitUri *uri;
 	size_t n = 0, i, matches = 0;
+	char wanted[33];
 	int r = CS_ERR_BAD_FORMAT;
 
 	if ((uri = p11_kit_uri_new()) == NULL)
@@ -718,9 +792,22 @@ check_token_uri(struct tok_ctx *ctx, const char *token_uri)
 		if (!list[i].present)
 			continue;
 		fill_token_info(&list[i], &ti);
-		matches += p11_kit_uri_match_token_info(uri, &ti) != 0;
+		if (p11_kit_uri_match_token_info(uri, &ti) == 0)
+			continue;
+		if (res != NULL && matches == 0)
+			snprintf(res->token_label, sizeof(res->token_label), "%s", list[i].label);
+		matches++;
 	}
 	r = matches == 1 ? 0 : matches == 0 ? CS_ERR_NO_TOKEN : CS_ERR_INVALID_ARG;
+	if (res != NULL && matches == 0) {
+		tok_copy_padded(wanted, sizeof(wanted), want->label[0] != 0 ? want->label
+		                : want->serialNumber, want->label[0] != 0 ? sizeof(want->label)
+		                : sizeof(want->serialNumber));
+		snprintf(res->message, MESSAGE_SIZE, "insert the token \"%s\"", wanted);
+	} else if (res != NULL && matches > 1) {
+		snprintf(res->message, MESSAGE_SIZE, "%zu tokens match %s: name one by its serial",
+		         matches, token_uri);
+	}
 out:
 	free(list);
 	p11_kit_uri_free(uri);
@@ -731,7 +818,7 @@ out:
 static int
 import_locked(struct tok_ctx *ctx, struct tok_token *t, struct p12_file *f,
               const struct import *im, tok_pin_cb pin_cb, void *pin_arg, char **ret_key_uri,
-              char **ret_cert_uri)
+              char **ret_cert_uri, struct tok_import_result *res)
 {
 	struct tok_token_info info;
 	int r;
@@ -744,7 +831,7 @@ import_locked(struct tok_ctx *ctx, struct tok_token *t, struct p12_file *f,
 	    (r = tok_object_uri(&info, im->id, sizeof(im->id), CKO_CERTIFICATE, NULL,
 	                        ret_cert_uri)) != 0)
 		return r;
-	return write_objects(t, f, im);
+	return write_objects(t, f, im, res);
 }
 
 int
@@ -769,10 +856,10 @@ tok_import_pkcs12(struct tok_ctx *ctx, const char *token_uri, const uint8_t *p12
 	/* The file first: a wrong password must not cost a PIN dialog. */
 	if ((r = p12_file_init(&f)) != 0 || (r = parse_p12(&f, p12, p12_len, password)) != 0 ||
 	    (r = prepare_import(&f, label, &im)) != 0 ||
-	    (r = check_token_uri(ctx, token_uri)) != 0 ||
+	    (r = check_token_uri(ctx, token_uri, NULL)) != 0 ||
 	    (r = tok_lock_token_for_uri(ctx, token_uri, &t)) != 0)
 		goto out;
-	r = import_locked(ctx, t, &f, &im, pin_cb, pin_arg, &key_uri, &cert_uri);
+	r = import_locked(ctx, t, &f, &im, pin_cb, pin_arg, &key_uri, &cert_uri, NULL);
 	tok_token_finish(ctx, t, r);
 	pthread_mutex_unlock(&t->lock);
 	if (r != 0)
@@ -783,6 +870,270 @@ tok_import_pkcs12(struct tok_ctx *ctx, const char *token_uri, const uint8_t *p12
 out:
 	free(key_uri);
 	free(cert_uri);
+	import_clear(&im);
+	p12_file_clear(&f);
+	ERR_pop_to_mark();
+	return r;
+}
+
+void
+tok_import_result_clear(struct tok_import_result *res)
+{
+	free(res->key_uri);
+	free(res->cert_uri);
+	free(res->subject);
+	memset(res, 0, sizeof(*res));
+}
+
+/* A pkcs11: URI naming the token by label and serial (new string). */
+static int
+token_uri_for(const struct tok_token_info *info, char **ret_uri)
+{
+	P11KitUri *uri;
+	CK_TOKEN_INFO *ti;
+	int r = CS_ERR_NOMEM;
+
+	if ((uri = p11_kit_uri_new()) == NULL)
+		return r;
+	/* Blank-padded as PKCS#11 has them; the fields left zero are not part of the URI. */
+	ti = p11_kit_uri_get_token_info(uri);
+	memset(ti->label, ' ', sizeof(ti->label));
+	memcpy(ti->label, info->label, strlen(info->label));
+	memset(ti->serialNumber, ' ', sizeof(ti->serialNumber));
+	memcpy(ti->serialNumber, info->serial, strlen(info->serial));
+	if (p11_kit_uri_format(uri, P11_KIT_URI_FOR_TOKEN, ret_uri) == P11_KIT_URI_OK)
+		r = 0;
+	p11_kit_uri_free(uri);
+	return r;
+}
+
+/*
+ * With no URI, the only token present that could take the file: initialised
+ * (SoftHSM always shows an empty slot) and not write-protected. None or
+ * several: an error that says so, naming them.
+ */
+static int
+only_writable_token(struct tok_ctx *ctx, struct tok_import_result *res, char **ret_uri)
+{
+	struct tok_token **tokens = NULL;
+	struct tok_token_info info, chosen;
+	CK_TOKEN_INFO ti;
+	size_t n = 0, i, found = 0, len = 0;
+	char names[sizeof(res->message) - 80] = "";
+	int r;
+
+	if ((r = tok_ctx_tokens(ctx, &tokens, &n)) != 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		if (tok_token_read_info(tokens[i], &info) != 0 || !info.present ||
+		    tokens[i]->module->fn->C_GetTokenInfo(tokens[i]->slot, &ti) != CKR_OK ||
+		    !(ti.flags & CKF_TOKEN_INITIALIZED) || (ti.flags & CKF_WRITE_PROTECTED))
+			continue;
+		if (found++ == 0)
+			chosen = info;
+		if (len < sizeof(names))
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s\"%s\"",
+			                        len > 0 ? ", " : "", info.label);
+	}
+	free(tokens);
+	if (found == 0) {
+		snprintf(res->message, MESSAGE_SIZE, "no writable token: insert one");
+		return CS_ERR_NO_TOKEN;
+	}
+	if (found > 1) {
+		snprintf(res->message, MESSAGE_SIZE, "%zu writable tokens (%s): say which with --token",
+		         found, names);
+		return CS_ERR_INVALID_ARG;
+	}
+	snprintf(res->token_label, sizeof(res->token_label), "%s", chosen.label);
+	return token_uri_for(&chosen, ret_uri);
+}
+
+/* The token to write to, as a URI naming one present token (new string). */
+static int
+choose_token(struct tok_ctx *ctx, const char *token_uri, struct tok_import_result *res,
+             char **ret_uri)
+{
+	int r;
+
+	if (token_uri == NULL || token_uri[0] == '\0')
+		return only_writable_token(ctx, res, ret_uri);
+	if ((r = check_token_uri(ctx, token_uri, res)) != 0) {
+		if (r == CS_ERR_BAD_FORMAT)
+			snprintf(res->message, MESSAGE_SIZE, "not a pkcs11: token URI: %s", token_uri);
+		else if (r == CS_ERR_INVALID_ARG && res->message[0] == '\0')
+			snprintf(res->message, MESSAGE_SIZE, "the URI must name the token by its "
+			         "label or serial");
+		return r;
+	}
+	return (*ret_uri = strdup(token_uri)) != NULL ? 0 : CS_ERR_NOMEM;
+}
+
+/* One try of the file with one password: 0, or CS_ERR_PKCS12 with *wrong for a wrong password. */
+static int
+try_password(struct p12_file *f, const struct tok_import_request *req,
+             const struct cs_secret *password, int *wrong)
+{
+	int r;
+
+	p12_file_clear(f);
+	*wrong = 0;
+	if ((r = p12_file_init(f)) != 0)
+		return r;
+	r = parse_p12(f, req->p12, req->p12_len, password);
+	/* Without a MAC, a safe that fails to decrypt is the only sign of a wrong password. */
+	*wrong = r == CS_ERR_PKCS12 && (f->wrong_password || (!f->mac_present && f->decrypt_failed));
+	return r;
+}
+
+/*
+ * Opens the file: with the password given, or without one if it opens so,
+ * or with what the callback asks, up to TOK_PKCS12_PASSWORD_TRIES times.
+ * Every password asked is wiped as soon as it has been tried.
+ */
+static int
+open_file(struct p12_file *f, const struct tok_import_request *req,
+          struct tok_import_result *res)
+{
+	struct tok_password_prompt prompt;
+	struct cs_secret *asked = NULL;
+	int r, wrong = 0, attempt;
+
+	r = try_password(f, req, req->password, &wrong);
+	if (r != 0 && wrong && req->password == NULL && req->password_cb != NULL) {
+		for (attempt = 1; attempt <= TOK_PKCS12_PASSWORD_TRIES; attempt++) {
+			prompt.token_label = res->token_label;
+			prompt.attempt = attempt;
+			prompt.tries = TOK_PKCS12_PASSWORD_TRIES;
+			prompt.previous_wrong = attempt > 1;
+			if ((r = req->password_cb(req->password_arg, &prompt, &asked)) != 0)
+				return r;
+			r = try_password(f, req, asked, &wrong);
+			cs_secret_free(asked);
+			asked = NULL;
+			if (r == 0 || !wrong)
+				break;
+		}
+	}
+	if (r == CS_ERR_PKCS12 && wrong)
+		snprintf(res->message, MESSAGE_SIZE, "wrong password");
+	else if (r == CS_ERR_PKCS12)
+		snprintf(res->message, MESSAGE_SIZE, "not a usable PKCS#12 file: it is damaged, or "
+		         "has no private key, or none of its certificates matches the key");
+	return r;
+}
+
+/* Digests too weak to trust a certificate's signature with. */
+static int
+weak_signature_digest(int md_nid)
+{
+	return md_nid == NID_md2 || md_nid == NID_md4 || md_nid == NID_md5 ||
+	       md_nid == NID_sha1 || md_nid == NID_md5_sha1 || md_nid == NID_mdc2;
+}
+
+/* The key and the certificate's signature against the policy's minimums. */
+static int
+check_policy(const struct p12_file *f, const struct tok_key_policy *p,
+             struct tok_import_result *res)
+{
+	int bits = EVP_PKEY_get_bits(f->key), md_nid = NID_undef;
+
+	if (p == NULL)
+		return 0;
+	if (EVP_PKEY_is_a(f->key, "RSA") && bits < (int)p->min_rsa_bits) {
+		snprintf(res->message, MESSAGE_SIZE, "the key is too weak for policy (RSA %d < %u)",
+		         bits, p->min_rsa_bits);
+		return CS_ERR_PERMISSION;
+	}
+	if (EVP_PKEY_is_a(f->key, "EC") && bits < (int)p->min_ec_bits) {
+		snprintf(res->message, MESSAGE_SIZE, "the key is too weak for policy (EC %d < %u)",
+		         bits, p->min_ec_bits);
+		return CS_ERR_PERMISSION;
+	}
+	/* md_nid is the hash actually used, also inside RSASSA-PSS parameters. */
+	if (p->refuse_weak_signature &&
+	    (X509_get_signature_info(f->cert, &md_nid, NULL, NULL, NULL) != 1 ||
+	     weak_signature_digest(md_nid))) {
+		snprintf(res->message, MESSAGE_SIZE, "the certificate's signature is too weak for "
+		         "policy (%s)", md_nid != NID_undef ? OBJ_nid2sn(md_nid) : "unknown digest");
+		return CS_ERR_PERMISSION;
+	}
+	return 0;
+}
+
+/* The certificate's subject on one line (RFC 2253), for the caller to show. */
+static int
+subject_text(X509 *x, char **ret)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	long n;
+	int r = CS_ERR_NOMEM;
+
+	if (b == NULL)
+		return r;
+	if (X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
+	                       XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+	    (n = BIO_get_mem_data(b, &p)) >= 0 && (*ret = strndup(p, (size_t)n)) != NULL)
+		r = 0;
+	BIO_free(b);
+	return r;
+}
+
+int
+tok_import_pkcs12_ex(struct tok_ctx *ctx, const struct tok_import_request *req,
+                     struct tok_import_result *res)
+{
+	struct p12_file f;
+	struct import im;
+	struct tok_token *t;
+	char *token_uri = NULL, *key_uri = NULL, *cert_uri = NULL, *subject = NULL;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	memset(&f, 0, sizeof(f));
+	memset(&im, 0, sizeof(im));
+	if (ctx == NULL || req == NULL || req->p12 == NULL || req->pin_cb == NULL)
+		return CS_ERR_INVALID_ARG;
+	if (req->p12_len > TOK_PKCS12_MAX) {
+		snprintf(res->message, MESSAGE_SIZE, "the file is over %u KiB", TOK_PKCS12_MAX / 1024);
+		return CS_ERR_TOO_LARGE;
+	}
+	ERR_set_mark();
+	/* The token first, so the password dialog can name it and an absent one costs none. */
+	if ((r = choose_token(ctx, req->token_uri, res, &token_uri)) != 0 ||
+	    (r = open_file(&f, req, res)) != 0 || (r = check_policy(&f, req->policy, res)) != 0)
+		goto out;
+	if ((r = prepare_import(&f, req->label, &im)) != 0) {
+		snprintf(res->message, MESSAGE_SIZE, "%s", r == CS_ERR_MECHANISM
+		         ? "a key tokens cannot use here (type, curve or size), or a certificate "
+		           "that allows it nothing"
+		         : r == CS_ERR_TOO_LARGE ? "too many CA certificates in the file"
+		                                 : "the certificate's extensions do not parse");
+		goto out;
+	}
+	if ((r = subject_text(f.cert, &subject)) != 0 ||
+	    (r = tok_lock_token_for_uri(ctx, token_uri, &t)) != 0)
+		goto out;
+	r = import_locked(ctx, t, &f, &im, req->pin_cb, req->pin_arg, &key_uri, &cert_uri, res);
+	tok_token_finish(ctx, t, r);
+	pthread_mutex_unlock(&t->lock);
+	if (r != 0)
+		goto out;
+	res->chain = im.n_ca;
+	res->key_uri = key_uri;
+	res->cert_uri = cert_uri;
+	res->subject = subject;
+	key_uri = cert_uri = subject = NULL;
+out:
+	if (r != 0 && res->message[0] == '\0')
+		snprintf(res->message, MESSAGE_SIZE, "%s", cs_strerror(r));
+	if (r != 0)
+		res->chain_written = 0;
+	free(token_uri);
+	free(key_uri);
+	free(cert_uri);
+	free(subject);
 	import_clear(&im);
 	p12_file_clear(&f);
 	ERR_pop_to_mark();

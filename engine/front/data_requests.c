@@ -104,6 +104,9 @@ handle_sign_data(struct request *rq)
 	if ((r = request_end_stream(rq, 0)) == 0)
 		r = reply_json_simple(rq, "signer", signer->key_uri);
 out:
+	/* A key operation that failed inside OpenSSL's CMS code: say what keyd said. */
+	if (r == CS_ERR_INTERNAL && keyd_client_thread_error() != 0)
+		r = keyd_client_thread_error();
 	keyd_client_set_thread_context(NULL);
 	if (r != 0)
 		client_send_error(rq->cl, rq->id, r, NULL);

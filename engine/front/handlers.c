@@ -31,6 +31,9 @@ forward_event(void *arg, int kind, const char *detail)
 	case CS_KEVENT_TOKEN_CHANGED:
 		public_kind = CS_EVENT_TOKEN_CHANGED;
 		break;
+	case CS_KEVENT_NOTICE:
+		public_kind = CS_EVENT_NOTICE;
+		break;
 	default:
 		return;
 	}

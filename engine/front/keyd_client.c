@@ -41,6 +41,7 @@ struct keyd_client {
 };
 
 static _Thread_local const struct keyd_op_context *thread_ctx;
+static _Thread_local int thread_error;       /* keyd's answer to the last failed request */
 
 /* Variables a PKCS#11 module may need; nothing else of ours reaches keyd. */
 static const char *const passed_env_prefixes[] = {
@@ -210,6 +211,7 @@ void
 keyd_client_set_thread_context(const struct keyd_op_context *ctx)
 {
 	thread_ctx = ctx;
+	thread_error = 0;
 }
 
 static struct pending *
@@ -260,6 +262,8 @@ deliver_reply(struct keyd_client *c, const struct cs_frame_view *f)
 		if (f->type == CS_KMSG_OK) {
 			p->result = cs_buf_put(&p->body, f->body, f->body_len);
 		} else if (f->type == CS_KMSG_ERROR) {
+			/* Kept for callers that show keyd's message (transact_msg). */
+			(void)cs_buf_put(&p->body, f->body, f->body_len);
 			cs_reader_init(&rd, f->body, f->body_len);
 			code = cs_read_u32(&rd);
 			p->result = code > 0 && code < 1000 ? -(int)code : CS_ERR_PROTOCOL;
@@ -322,6 +326,22 @@ send_frame(struct keyd_client *c, uint8_t type, uint32_t id, const void *body, s
 	return r;
 }
 
+/* The message of an ERROR body (u32 code, str message) as a new string, or NULL. */
+static void
+read_error_message(const struct cs_buf *body, char **ret_message)
+{
+	struct cs_reader rd;
+
+	*ret_message = NULL;
+	cs_reader_init(&rd, body->data, body->len);
+	(void)cs_read_u32(&rd);
+	cs_read_str(&rd, CS_KEYD_MAX_STR, ret_message);
+	if (cs_reader_finish(&rd) != 0) {
+		free(*ret_message);
+		*ret_message = NULL;
+	}
+}
+
 /*
  * Sends a request and waits for its reply. On CS_KMSG_OK the reply's body
  * is left in *reply (the caller clears it, which wipes it). Events for the
@@ -329,8 +349,8 @@ send_frame(struct keyd_client *c, uint8_t type, uint32_t id, const void *body, s
  * set, CANCEL is sent once and the wait goes on for keyd's final answer.
  */
 static int
-transact(struct keyd_client *c, uint8_t type, const struct cs_buf *body, struct cs_buf *reply,
-         uint8_t *ret_type)
+transact_msg(struct keyd_client *c, uint8_t type, const struct cs_buf *body, struct cs_buf *reply,
+             uint8_t *ret_type, char **ret_message)
 {
 	struct pending p;
 	struct pending **link;
@@ -342,8 +362,10 @@ transact(struct keyd_client *c, uint8_t type, const struct cs_buf *body, struct 
 	memset(&p, 0, sizeof(p));
 	p.ctx = thread_ctx;
 	/* Cancelled before it started: keyd never hears of it. */
-	if (p.ctx != NULL && p.ctx->cancel != NULL && *p.ctx->cancel)
+	if (p.ctx != NULL && p.ctx->cancel != NULL && *p.ctx->cancel) {
+		thread_error = CS_ERR_CANCELLED;
 		return CS_ERR_CANCELLED;
+	}
 	cs_buf_init(&p.body, CS_KEYD_MAX_FRAME * 16);
 	pthread_mutex_lock(&c->lock);
 	if (c->dead) {
@@ -393,8 +415,25 @@ transact(struct keyd_client *c, uint8_t type, const struct cs_buf *body, struct 
 		*ret_type = p.type;
 	if (r == 0 && reply != NULL)
 		r = cs_buf_put(reply, p.body.data, p.body.len);
+	if (r != 0 && ret_message != NULL && p.type == CS_KMSG_ERROR)
+		read_error_message(&p.body, ret_message);
 	cs_buf_clear(&p.body);
+	if (r < 0)
+		thread_error = r;
 	return r;
+}
+
+static int
+transact(struct keyd_client *c, uint8_t type, const struct cs_buf *body, struct cs_buf *reply,
+         uint8_t *ret_type)
+{
+	return transact_msg(c, type, body, reply, ret_type, NULL);
+}
+
+int
+keyd_client_thread_error(void)
+{
+	return thread_error;
 }
 
 int
@@ -662,39 +701,84 @@ keyd_client_watch_tokens(struct keyd_client *c)
 	return r;
 }
 
-int
-keyd_client_import_p12(struct keyd_client *c, const char *token_uri, const uint8_t *p12,
-                       size_t p12_len, const struct cs_secret *password, const char *label,
-                       char **ret_key_uri, char **ret_cert_uri)
+void
+keyd_import_result_clear(struct keyd_import_result *res)
+{
+	free(res->key_uri);
+	free(res->cert_uri);
+	free(res->token_label);
+	free(res->subject);
+	memset(res, 0, sizeof(*res));
+}
+
+/* IMPORT_P12 with or without a password (NULL: keyd asks for it). */
+static int
+import_request(struct keyd_client *c, const char *token_uri, const uint8_t *p12, size_t p12_len,
+               const struct cs_secret *password, const char *label,
+               struct keyd_import_result *res, char **ret_message)
 {
 	struct cs_buf b, reply;
 	struct cs_reader rd;
 	int r;
 
-	*ret_key_uri = NULL;
-	*ret_cert_uri = NULL;
+	memset(res, 0, sizeof(*res));
 	cs_buf_init(&b, CS_KEYD_MAX_FRAME);
 	cs_buf_init(&reply, 0);
 	if ((r = put_thread_context(&b)) != 0 || (r = cs_buf_put_str(&b, token_uri)) != 0 ||
 	    (r = cs_buf_put_bytes(&b, p12, p12_len)) != 0 ||
-	    (r = cs_buf_put_bytes(&b, cs_secret_data(password), cs_secret_len(password))) != 0 ||
+	    (r = cs_buf_put_bytes(&b, password != NULL ? cs_secret_data(password)
+	                                               : (const void *)"",
+	                          password != NULL ? cs_secret_len(password) : 0)) != 0 ||
 	    (r = cs_buf_put_str(&b, label)) != 0)
 		goto out;
-	if ((r = transact(c, CS_KMSG_IMPORT_P12, &b, &reply, NULL)) != 0)
+	/* keyd drops a connection that sends a frame over its limit: refuse it here. */
+	if (b.len + 5 > CS_KEYD_MAX_FRAME) {
+		r = CS_ERR_TOO_LARGE;
+		goto out;
+	}
+	if ((r = transact_msg(c, CS_KMSG_IMPORT_P12, &b, &reply, NULL, ret_message)) != 0)
 		goto out;
 	cs_reader_init(&rd, reply.data, reply.len);
-	cs_read_str(&rd, CS_KEYD_MAX_STR, ret_key_uri);
-	cs_read_str(&rd, CS_KEYD_MAX_STR, ret_cert_uri);
-	if ((r = cs_reader_finish(&rd)) != 0) {
-		free(*ret_key_uri);
-		free(*ret_cert_uri);
-		*ret_key_uri = NULL;
-		*ret_cert_uri = NULL;
-	}
+	cs_read_str(&rd, CS_KEYD_MAX_STR, &res->key_uri);
+	cs_read_str(&rd, CS_KEYD_MAX_STR, &res->cert_uri);
+	cs_read_str(&rd, CS_KEYD_MAX_STR, &res->token_label);
+	cs_read_str(&rd, CS_KEYD_MAX_STR, &res->subject);
+	res->chain = cs_read_u32(&rd);
+	res->chain_written = cs_read_u32(&rd);
+	if ((r = cs_reader_finish(&rd)) != 0)
+		keyd_import_result_clear(res);
 out:
 	cs_buf_clear(&b);       /* wipes the copy of the password */
 	cs_buf_clear(&reply);
 	return r;
+}
+
+int
+keyd_client_import_p12(struct keyd_client *c, const char *token_uri, const uint8_t *p12,
+                       size_t p12_len, const struct cs_secret *password, const char *label,
+                       char **ret_key_uri, char **ret_cert_uri)
+{
+	struct keyd_import_result res;
+	int r;
+
+	*ret_key_uri = NULL;
+	*ret_cert_uri = NULL;
+	if ((r = import_request(c, token_uri, p12, p12_len, password, label, &res, NULL)) != 0)
+		return r;
+	*ret_key_uri = res.key_uri;
+	*ret_cert_uri = res.cert_uri;
+	res.key_uri = res.cert_uri = NULL;
+	keyd_import_result_clear(&res);
+	return 0;
+}
+
+int
+keyd_client_import_p12_ask(struct keyd_client *c, const char *token_uri, const uint8_t *p12,
+                           size_t p12_len, const char *label, struct keyd_import_result *res,
+                           char **ret_message)
+{
+	*ret_message = NULL;
+	return import_request(c, token_uri, p12, p12_len, NULL, label, res, ret_message);
 }
 
 void

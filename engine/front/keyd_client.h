@@ -96,6 +96,14 @@ void keyd_client_stop(struct keyd_client *c);
 void keyd_client_set_thread_context(const struct keyd_op_context *ctx);
 
 /*
+ * keyd's error for this thread's last failed request since its context was
+ * set, or 0. OpenSSL's CMS code turns a failed key operation into a bare
+ * failure; with this the front can still tell the client "cancelled" or
+ * "PIN locked" instead of "internal error".
+ */
+int keyd_client_thread_error(void);
+
+/*
  * Waits until the token of key_uri is present: keyd sends an INSERT_TOKEN
  * event (to the context's callback) if it is not. Returns 0, CS_ERR_TIMEOUT,
  * CS_ERR_CANCELLED or another CS_ERR_*.
@@ -124,6 +132,25 @@ int keyd_client_list_identities_cas(struct keyd_client *c, struct keyd_identity 
 int keyd_client_import_p12(struct keyd_client *c, const char *token_uri, const uint8_t *p12,
                            size_t p12_len, const struct cs_secret *password, const char *label,
                            char **ret_key_uri, char **ret_cert_uri);
+
+/* What IMPORT_P12 reports (new strings; keyd_import_result_clear() frees them). */
+struct keyd_import_result {
+	char *key_uri, *cert_uri, *token_label, *subject;
+	uint32_t chain;             /* CA certificates in the file */
+	uint32_t chain_written;     /* of those, new on the token */
+};
+
+void keyd_import_result_clear(struct keyd_import_result *res);
+
+/*
+ * PFX_IMPORT's way: keyd asks for the file's password (the context's summary
+ * names the file in the dialog) and the token's PIN. token_uri "" is the
+ * only writable token. On failure *ret_message is keyd's explanation for the
+ * user (a new string, or NULL), e.g. "wrong password" or "the token is full".
+ */
+int keyd_client_import_p12_ask(struct keyd_client *c, const char *token_uri, const uint8_t *p12,
+                               size_t p12_len, const char *label,
+                               struct keyd_import_result *res, char **ret_message);
 
 /* The key backend for the provider, sending its operations to this keyd. */
 void keyd_client_backend(struct keyd_client *c, struct cs_key_backend *ret_backend);

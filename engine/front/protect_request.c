@@ -530,6 +530,9 @@ handle_protect(struct request *rq)
 	request_set_keyd_context(rq, &ctx, job.summary);
 	r = run(&job, upload);
 out:
+	/* A key operation that failed inside OpenSSL's CMS code: say what keyd said. */
+	if (r == CS_ERR_INTERNAL && keyd_client_thread_error() != 0)
+		r = keyd_client_thread_error();
 	keyd_client_set_thread_context(NULL);
 	if (r == 0)
 		send_reply(&job);

@@ -376,7 +376,7 @@ read_request_run(struct request *rq, BIO *in, enum read_mode mode)
 	opts.progress = on_progress;
 	opts.progress_arg = rq;
 	if ((out = request_output_bio(rq, 0)) == NULL ||
-	    (mode == READ_VERIFY_DATA && (out = strip_mime_version(out)) == NULL)) {
+	    (mode != READ_MAIL && (out = strip_mime_version(out)) == NULL)) {
 		r = CS_ERR_NOMEM;
 		goto out;
 	}

@@ -3,6 +3,7 @@
  * error), runs the token operation and replies once. No raw RSA result and
  * no PIN ever goes into a reply; decryption errors are all CS_ERR_DECRYPT.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "cs_keyd_msg.h"
 #include "keyd.h"
 #include "keyd_import.h"
+#include "pinentry_text.h"
 
 int
 keyd_send(struct keyd *k, uint8_t type, uint32_t id, const struct cs_buf *body)
@@ -210,6 +212,36 @@ out:
 	cs_buf_clear(&b);   /* wipes the copy of the content key */
 }
 
+/*
+ * Fails with CS_ERR_MECHANISM, before any PIN dialog, when the key's token
+ * does not list mech, and tells the client why in words (a NOTICE event:
+ * the error code alone cannot say which token lacks what). Errors in asking
+ * return 0: the operation itself then reports what is wrong.
+ */
+static int
+require_mechanism(struct keyd *k, uint32_t id, const char *key_uri, CK_MECHANISM_TYPE mech,
+                  const char *name)
+{
+	struct tok_token_info info;
+	char *label = NULL, text[256];
+	const char *why = "";
+
+	if (tok_mechanism_offered(k->tokens, key_uri, mech, &info) != 0)
+		return 0;
+	/* p11-kit 0.24's RPC hides the mechanisms whose parameters it cannot carry. */
+	if (strstr(info.module_path, "p11-kit-client") != NULL)
+		why = " (p11-kit remoting in 0.24 hides it)";
+	/* The label comes from the token: no control or bidi characters reach a terminal. */
+	if (cs_pe_sanitize(info.label, strlen(info.label), CS_PE_TEXT_LABEL, &label) != 0)
+		label = NULL;
+	snprintf(text, sizeof(text), "token %s does not offer %s%s", label != NULL ? label : "?",
+	         name, why);
+	fprintf(stderr, "cardseal-keyd: %s\n", text);
+	(void)keyd_send_event(k, id, CS_KEVENT_NOTICE, text);
+	free(label);
+	return CS_ERR_MECHANISM;
+}
+
 static void
 handle_derive(struct keyd *k, uint32_t id, struct cs_reader *rd, const volatile int *cancel)
 {
@@ -225,7 +257,9 @@ handle_derive(struct keyd *k, uint32_t id, struct cs_reader *rd, const volatile 
 	cs_buf_init(&b, 0);
 	if ((r = keyd_parse_derive(rd, &ctx, &key_uri, &peer, &peer_len)) != 0)
 		goto out;
-	r = tok_derive(k->tokens, key_uri, peer, peer_len, keyd_pin_callback, &pin, &secret);
+	r = require_mechanism(k, id, key_uri, CKM_ECDH1_DERIVE, "ECDH");
+	if (r == 0)
+		r = tok_derive(k->tokens, key_uri, peer, peer_len, keyd_pin_callback, &pin, &secret);
 	keyd_pin_done(&pin);
 	keyd_audit(k, &ctx, "derive", key_uri, r);
 	if (r == 0 &&

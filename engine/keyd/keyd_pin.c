@@ -76,7 +76,14 @@ keyd_pin_callback(void *arg, const struct tok_pin_prompt *prompt, struct cs_secr
 	(void)keyd_send_event(a->keyd, a->request_id, CS_KEVENT_WAITING_FOR_PIN,
 	                      prompt->token_label);
 	if (prompt->keypad) {
-		/* "Use the reader's keypad" stays up until the token answers the login. */
+		/* After WAITING_FOR_PIN, which names the token: the client says where to type. */
+		(void)keyd_send_event(a->keyd, a->request_id, CS_KEVENT_PIN_STATE, "keypad");
+		/*
+		 * "Use the reader's keypad" stays up while the reader takes the PIN and
+		 * until the operation that needed the login ends (keyd_pin_done): tokens/
+		 * has no call for "the login returned", and the operation is one token
+		 * call after it. A new dialog for the same operation closes it first.
+		 */
 		keyd_pin_done(a);
 		return cs_pinentry_message_open(&req, &a->keypad_message);
 	}

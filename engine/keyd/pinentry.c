@@ -28,6 +28,7 @@ enum dialog_kind {
 	DIALOG_PIN,
 	DIALOG_CONFIRM,
 	DIALOG_KEYPAD,
+	DIALOG_PASSWORD,    /* a file's password, for an import */
 };
 
 /*
@@ -472,8 +473,20 @@ describe(const struct cs_pin_request *req, enum dialog_kind kind, char **ret_des
 
 	if ((r = sanitized(req->operation, CS_PE_TEXT_LABEL, &op)) != 0 ||
 	    (r = sanitized(req->token_label, CS_PE_TEXT_LABEL, &label)) != 0 ||
-	    (r = sanitized(req->summary, CS_PE_TEXT_SUMMARY, &summary)) != 0)
+	    (r = sanitized(req->summary, kind == DIALOG_PASSWORD ? CS_PE_TEXT_LABEL
+	                                                           : CS_PE_TEXT_SUMMARY,
+	                   &summary)) != 0)
 		goto out;
+	if (kind == DIALOG_PASSWORD) {
+		/* The summary is the file's name here. */
+		if (asprintf(ret_desc, "Password of the certificate file \"%s\" to import onto "
+		             "token \"%s\".", summary[0] != '\0' ? summary : "(no name)",
+		             label[0] != '\0' ? label : "(no label)") < 0) {
+			*ret_desc = NULL;
+			r = CS_ERR_NOMEM;
+		}
+		goto out;
+	}
 	if (kind == DIALOG_PIN) {
 		ask = "Enter the PIN to allow it.";
 	} else if (kind == DIALOG_KEYPAD) {
@@ -533,6 +546,16 @@ send_dialog(struct session *s, const struct cs_pin_request *req, enum dialog_kin
 		    (r = send_text(s, "SETCANCEL", "_Cancel", 0)) != 0 ||
 		    (state[0] != '\0' && (r = send_text(s, "SETERROR", state, 1)) != 0))
 			goto out;
+	} else if (kind == DIALOG_PASSWORD) {
+		state[0] = '\0';
+		if (req->previous_wrong)
+			snprintf(state, sizeof(state), "Wrong password. %d %s left.", req->tries_left,
+			         req->tries_left == 1 ? "try" : "tries");
+		if ((r = send_text(s, "SETPROMPT", "Password:", 1)) != 0 ||
+		    (r = send_text(s, "SETOK", "_OK", 0)) != 0 ||
+		    (r = send_text(s, "SETCANCEL", "_Cancel", 0)) != 0 ||
+		    (state[0] != '\0' && (r = send_text(s, "SETERROR", state, 1)) != 0))
+			goto out;
 	} else if (kind == DIALOG_CONFIRM) {
 		/* The button says what it allows: "Sign", not "OK". */
 		if ((r = sanitized(req->operation, CS_PE_TEXT_LABEL, &op)) != 0)
@@ -579,7 +602,7 @@ run_dialog(const struct cs_pin_request *req, enum dialog_kind kind, struct cs_se
 	else
 		cs_pe_child_disarm(&s.child);
 	in_dialog = 1;
-	if (kind == DIALOG_PIN) {
+	if (kind == DIALOG_PIN || kind == DIALOG_PASSWORD) {
 		assuan_begin_confidential(s.ctx);
 		r = command(&s, "GETPIN", pin, NULL);
 		assuan_end_confidential(s.ctx);
@@ -617,6 +640,26 @@ cs_pinentry_get_pin(const struct cs_pin_request *req, struct cs_secret **ret_pin
 		pin = NULL;
 	}
 	cs_secret_free(pin);
+	return r;
+}
+
+int
+cs_pinentry_get_password(const struct cs_pin_request *req, struct cs_secret **ret_password)
+{
+	struct cs_secret *password;
+	int r;
+
+	if ((r = check_request(req)) != 0)
+		return r;
+	if (ret_password == NULL)
+		return CS_ERR_INVALID_ARG;
+	if ((password = cs_secret_new(CS_PINENTRY_PIN_MAX)) == NULL)
+		return CS_ERR_NOMEM;
+	if ((r = run_dialog(req, DIALOG_PASSWORD, password)) == 0) {
+		*ret_password = password;
+		password = NULL;
+	}
+	cs_secret_free(password);
 	return r;
 }
 

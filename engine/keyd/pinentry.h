@@ -75,6 +75,7 @@ struct cs_pin_request {
 	int keypad;                           /* protected authentication path: no PIN field */
 	const volatile int *cancel;           /* set by another thread: close the dialog (or stop
 	                                         waiting for one); CS_ERR_CANCELLED */
+	int tries_left;                       /* password dialog: tries left, this one included */
 };
 
 /*
@@ -93,6 +94,19 @@ struct cs_pin_request {
  * Never retries on its own.
  */
 int cs_pinentry_get_pin(const struct cs_pin_request *req, struct cs_secret **ret_pin);
+
+/*
+ * Asks for the password of a file to import (a PKCS#12 file onto a token):
+ * "Password of the certificate file "NAME" to import onto token "LABEL"."
+ * req->summary is the file's name and req->token_label the token's, both
+ * untrusted and sanitized as one-line labels. With req->previous_wrong the
+ * dialog's error line says the last password was wrong and how many tries
+ * are left (req->tries_left). operation, pin_state and keypad are not used.
+ * Nothing is cached: pinentry gets no cache key (SETKEYINFO), so it offers
+ * no password store. Returns as cs_pinentry_get_pin(), the password (which
+ * may be empty) in *ret_password.
+ */
+int cs_pinentry_get_password(const struct cs_pin_request *req, struct cs_secret **ret_password);
 
 /*
  * Asks the user to confirm the operation (pinentry CONFIRM), showing the

@@ -24,8 +24,10 @@
  *   DECRYPT  context, str key_uri, u8 padding (1 v1.5, 2 OAEP), u8 md, u8 mgf1_md,
  *            bytes label, bytes wrapped_key             ->  OK: bytes content_key
  *   DERIVE   context, str key_uri, bytes peer_point     ->  OK: bytes shared_secret
- *   IMPORT_P12  context, str token_uri, bytes pkcs12, str password, str label
- *                                                       ->  OK: str key_uri, str cert_uri
+ *   IMPORT_P12  context (summary: the file's name), str token_uri ("" = the only writable
+ *            token), bytes pkcs12, str password ("" = keyd asks through pinentry), str label
+ *            ->  OK: str key_uri, str cert_uri, str token_label, str subject, u32 chain,
+ *                u32 chain_written; ERROR's message says what went wrong for the user
  *   WATCH_TOKENS  (empty)   ->  EVENT TOKEN_CHANGED frames (detail: "present LABEL" or
  *                               "absent LABEL") until CANCEL; then OK (empty)
  *   WAIT_TOKEN  str key_uri, u32 timeout_seconds  ->  EVENT INSERT_TOKEN (detail: label)
@@ -66,8 +68,10 @@ enum cs_wire_md {
 enum cs_keyd_event {
 	CS_KEVENT_WAITING_FOR_PIN = 1,   /* detail: token label */
 	CS_KEVENT_INSERT_TOKEN = 2,      /* detail: token label */
-	CS_KEVENT_PIN_STATE = 3,         /* detail: "count-low", "final-try", "locked" */
+	CS_KEVENT_PIN_STATE = 3,         /* detail: "count-low", "final-try", "locked", "keypad" */
 	CS_KEVENT_TOKEN_CHANGED = 4,     /* detail: "present LABEL" or "absent LABEL" */
+	CS_KEVENT_WAITING_FOR_PASSWORD = 5, /* IMPORT_P12: detail: the file's name */
+	CS_KEVENT_NOTICE = 6,            /* detail: a sentence for the user, written by keyd */
 };
 
 enum cs_ktoken_flags {

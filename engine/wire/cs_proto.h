@@ -35,8 +35,10 @@
  *   SETTINGS_SET  c->s str account, str key, str value     -> OK: str json (the account's settings)
  *   POLICY_GET    c->s (empty)                              -> OK: str json (the admin policy)
  *   PFX_IMPORT    c->s str token_uri ("" = the only writable token), str label,
- *                      bytes pkcs12 (<= 1 MiB); keyd asks the password and PIN
- *                     -> OK: str json {"key_uri":..,"cert_uri":..}
+ *                      bytes pkcs12 (<= 1 MiB), str file_name (shown in the password
+ *                      dialog); keyd asks the password and PIN
+ *                     -> OK: str json {"key_uri":..,"cert_uri":..,"token":..,"subject":..,
+ *                        "chain":n}; ERROR: details {"message":..} say what went wrong
  *
  *   CMS (DER) for scripts; content and results stream as DATA like PROTECT:
  *   SIGN_DATA    c->s u32 flags, str account, then DATA -> DATA (SignedData DER), OK json
@@ -107,8 +109,10 @@ enum cs_event {
 	CS_EVENT_PROGRESS = 1,          /* value: bytes processed */
 	CS_EVENT_INSERT_TOKEN = 2,      /* detail: token label */
 	CS_EVENT_WAITING_FOR_PIN = 3,   /* detail: token label */
-	CS_EVENT_PIN_STATE = 4,         /* detail: "count-low", "final-try" */
+	CS_EVENT_PIN_STATE = 4,         /* detail: "count-low", "final-try", "keypad" */
 	CS_EVENT_TOKEN_CHANGED = 5,     /* detail: "present LABEL" / "absent LABEL" */
+	CS_EVENT_WAITING_FOR_PASSWORD = 6, /* PFX_IMPORT: detail: the file's name */
+	CS_EVENT_NOTICE = 7,            /* detail: a sentence for the user (why a request fails) */
 };
 
 /* Limits, per client. */

@@ -48,7 +48,14 @@ on_event(void *arg, int kind, uint64_t value, const char *detail)
 		fprintf(stderr, "cardseal: waiting for the PIN of \"%s\"\n", detail);
 		break;
 	case CS_EVENT_PIN_STATE:
-		fprintf(stderr, "cardseal: PIN state: %s\n", detail);
+		/* A PIN-pad reader: no dialog asks for the PIN, the reader does. */
+		if (strcmp(detail, "keypad") == 0)
+			fprintf(stderr, "cardseal: enter your PIN on the reader's keypad\n");
+		else
+			fprintf(stderr, "cardseal: PIN state: %s\n", detail);
+		break;
+	case CS_EVENT_NOTICE:
+		fprintf(stderr, "cardseal: %s\n", detail);
 		break;
 	case CS_EVENT_TOKEN_CHANGED:
 		printf("%s\n", detail);
