@@ -60,8 +60,12 @@ install_done(GObject *source, GAsyncResult *res, gpointer data)
 		g_free(list);
 		g_strfreev(who);
 	} else {
+		char *why = ej_error_message(job->error_details);
+
+		/* The engine's own reason when it gives one ("the signature is not valid" ...). */
 		text = g_strdup_printf("The certificate was not installed: %s",
-		                       engine_error_text(job->err));
+		                       why != NULL ? why : engine_error_text(job->err));
+		g_free(why);
 		gtk_widget_set_sensitive(d->install_button, TRUE);
 	}
 	gtk_label_set_text(GTK_LABEL(d->install_label), text);
@@ -87,27 +91,35 @@ on_install(GtkButton *b, gpointer data)
 static void
 fill_chain(GtkTreeView *view, const struct ej_layer *l)
 {
-	GtkListStore *store = gtk_list_store_new(3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
-	const char *titles[] = { "Subject", "Issuer", "Valid until" };
+	GtkListStore *store =
+		gtk_list_store_new(4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+	const char *titles[] = { "Certificate", "Issued by", "Valid until" };
 	guint i;
 
+	/* Names people read; the full distinguished names are in the tooltips. */
 	for (i = 0; i < l->chain->len; i++) {
 		const struct ej_cert *c = g_ptr_array_index(l->chain, i);
+		char *name = ej_common_name(c->subject), *issuer = ej_common_name(c->issuer);
+		char *until = ej_date(c->not_after);
 
-		gtk_list_store_insert_with_values(store, NULL, -1, 0, c->subject, 1, c->issuer, 2,
-		                                  c->not_after, -1);
+		gtk_list_store_insert_with_values(store, NULL, -1, 0, name, 1, issuer, 2, until, 3,
+		                                  c->subject, -1);
+		g_free(name);
+		g_free(issuer);
+		g_free(until);
 	}
 	for (i = 0; i < G_N_ELEMENTS(titles); i++) {
 		GtkCellRenderer *cell = gtk_cell_renderer_text_new();
 		GtkTreeViewColumn *col =
 			gtk_tree_view_column_new_with_attributes(titles[i], cell, "text", (int)i, NULL);
 
-		g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_MIDDLE, NULL);
+		g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_END, NULL);
 		gtk_tree_view_column_set_resizable(col, TRUE);
 		gtk_tree_view_column_set_expand(col, i < 2);
 		gtk_tree_view_append_column(view, col);
 	}
 	gtk_tree_view_set_model(view, GTK_TREE_MODEL(store));
+	gtk_tree_view_set_tooltip_column(view, 3);
 	g_object_unref(store);
 }
 

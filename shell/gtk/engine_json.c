@@ -111,6 +111,7 @@ ej_cert_free(struct ej_cert *c)
 	g_free(c->key_uri);
 	g_free(c->cert_uri);
 	g_free(c->fingerprint);
+	g_free(c->key_type);
 	g_free(c);
 }
 
@@ -132,6 +133,7 @@ cert_from(json_object *o)
 	c->key_uri = dup_str(o, "key_uri");
 	c->cert_uri = dup_str(o, "cert_uri");
 	c->fingerprint = dup_str(o, "fingerprint");
+	c->key_type = dup_str(o, "key_type");
 	/* An engine that does not say whether it is valid now: show it, let the engine decide. */
 	c->valid_now = json_object_object_get_ex(o, "valid_now", NULL) ? flag2(o, "valid_now", NULL)
 	                                                                : TRUE;
@@ -209,6 +211,28 @@ strings_of(json_object *a)
 	return out;
 }
 
+/* The strings of root[key]; entries may be strings or objects with an address/email. */
+static GStrv
+list_under(const char *json, const char *key)
+{
+	json_object *root = parse_object(json), *a = array(root, key);
+	GPtrArray *out = g_ptr_array_new();
+	size_t i;
+
+	for (i = 0; a != NULL && i < json_object_array_length(a); i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+
+		if (json_object_get_type(e) == json_type_string)
+			g_ptr_array_add(out, g_strdup(json_object_get_string(e)));
+		else if (json_object_get_type(e) == json_type_object)
+			g_ptr_array_add(out, g_strdup(str2(e, "address", "email")));
+	}
+	g_ptr_array_add(out, NULL);
+	if (root != NULL)
+		json_object_put(root);
+	return (GStrv)g_ptr_array_free(out, FALSE);
+}
+
 static void
 layer_free(struct ej_layer *l)
 {
@@ -269,6 +293,7 @@ ej_report_parse(const char *json)
 	for (i = 0; layers != NULL && i < json_object_array_length(layers); i++)
 		g_ptr_array_add(r->layers, layer_from(json_object_array_get_idx(layers, i)));
 	json_object_put(root);
+	r->harvested = list_under(json, "harvested");
 	return r;
 }
 
@@ -280,6 +305,7 @@ ej_report_free(struct ej_report *r)
 	g_free(r->verdict);
 	g_free(r->from);
 	g_ptr_array_unref(r->layers);
+	g_strfreev(r->harvested);
 	g_free(r);
 }
 
@@ -414,28 +440,6 @@ ej_certs_parse(const char *json)
 	return out;
 }
 
-/* The strings of root[key]; entries may be strings or objects with an address/email. */
-static GStrv
-list_under(const char *json, const char *key)
-{
-	json_object *root = parse_object(json), *a = array(root, key);
-	GPtrArray *out = g_ptr_array_new();
-	size_t i;
-
-	for (i = 0; a != NULL && i < json_object_array_length(a); i++) {
-		json_object *e = json_object_array_get_idx(a, i);
-
-		if (json_object_get_type(e) == json_type_string)
-			g_ptr_array_add(out, g_strdup(json_object_get_string(e)));
-		else if (json_object_get_type(e) == json_type_object)
-			g_ptr_array_add(out, g_strdup(str2(e, "address", "email")));
-	}
-	g_ptr_array_add(out, NULL);
-	if (root != NULL)
-		json_object_put(root);
-	return (GStrv)g_ptr_array_free(out, FALSE);
-}
-
 GStrv
 ej_missing_parse(const char *json)
 {
@@ -466,4 +470,24 @@ ej_common_name(const char *subject)
 	/* The one-line form separates with '/'; RFC 2253 forms with ','. */
 	end = cn + strcspn(cn, "/,");
 	return g_strndup(cn, (gsize)(end - cn));
+}
+
+char *
+ej_error_message(const char *details)
+{
+	json_object *root = parse_object(details);
+	const char *s = str2(root, "error", "message");
+	char *out = s[0] != '\0' ? g_strdup(s) : NULL;
+
+	if (root != NULL)
+		json_object_put(root);
+	return out;
+}
+
+char *
+ej_date(const char *iso)
+{
+	const char *t = iso != NULL ? strchr(iso, 'T') : NULL;
+
+	return t != NULL ? g_strndup(iso, (gsize)(t - iso)) : g_strdup(iso != NULL ? iso : "");
 }

@@ -21,6 +21,7 @@ struct ej_cert {
 	char *key_uri;
 	char *cert_uri;
 	char *fingerprint;
+	char *key_type;         /* "RSA", "EC" or "" */
 	gboolean valid_now;
 	gboolean can_sign;
 	gboolean can_decrypt;
@@ -67,6 +68,7 @@ struct ej_report {
 	char *from;
 	int unprotected_parts;
 	GPtrArray *layers;      /* struct ej_layer * */
+	GStrv harvested;        /* addresses whose certificates READ remembered (maybe empty) */
 };
 
 /* Per-account settings (SETTINGS_GET). */
@@ -118,9 +120,15 @@ GStrv ej_installed_parse(const char *json);
 /* CERTS_IMPORT / PROTECT: a list of strings under key ("dropped"), maybe empty. */
 GStrv ej_string_list(const char *json, const char *key);
 
+/* The words of an ERROR's details ({"error": ...} or {"message": ...}), or NULL. */
+char *ej_error_message(const char *details);
+
 void ej_cert_free(struct ej_cert *c);
 
 /* "Alice Example" out of "/CN=Alice Example/emailAddress=..." (or the whole name). */
 char *ej_common_name(const char *subject);
+
+/* The date of an ISO 8601 time ("2031-11-28" of "2031-11-28T14:19:49Z"). */
+char *ej_date(const char *iso);
 
 #endif

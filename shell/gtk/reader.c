@@ -176,6 +176,16 @@ show_security(struct reader *r)
 		add_bar(r, headline, sw_layer_ok(l) ? GTK_MESSAGE_INFO : GTK_MESSAGE_WARNING, l);
 		g_free(headline);
 	}
+	if (r->report->harvested != NULL && r->report->harvested[0] != NULL) {
+		char *who = g_strjoinv(", ", r->report->harvested);
+		char *text = g_strdup_printf("Remembered the certificate of %s from this signed "
+		                             "message: you can encrypt to them now.",
+		                             who);
+
+		add_bar(r, text, GTK_MESSAGE_OTHER, NULL);
+		g_free(text);
+		g_free(who);
+	}
 	if (r->report->unprotected_parts > 0)
 		add_bar(r, "Parts of this message are outside its protected part: they may have been "
 		           "added by someone else, and are not shown.",

@@ -13,7 +13,7 @@
 #include "security_words.h"
 #include "windows.h"
 
-enum { C_SUBJECT, C_EMAIL, C_ISSUER, C_EXPIRES, C_TOKEN, C_URI, C_N };
+enum { C_SUBJECT, C_EMAIL, C_ISSUER, C_EXPIRES, C_TOKEN, C_KEY, C_URI, C_TIP, C_N };
 
 /* One certificate choice (signing or encryption). */
 struct choice {
@@ -76,10 +76,24 @@ fill_choice(struct settings_page *p, struct choice *c, gboolean signing)
 		if (!id->valid_now || g_ascii_strcasecmp(id->email, address) != 0 ||
 		    !(signing ? id->signing_usage : id->encryption_usage))
 			continue;
-		gtk_list_store_insert_with_values(c->store, NULL, -1, C_SUBJECT, id->subject, C_EMAIL,
-		                                  id->email, C_ISSUER, id->issuer, C_EXPIRES,
-		                                  id->not_after, C_TOKEN, id->token, C_URI, id->key_uri,
-		                                  -1);
+		{
+			char *name = ej_common_name(id->subject), *issuer = ej_common_name(id->issuer);
+			char *expires = ej_date(id->not_after);
+			char *key = id->key_type[0] != '\0' ? g_strdup_printf("%s (%s)", id->label, id->key_type)
+			                                     : g_strdup(id->label);
+			char *tip = g_markup_printf_escaped("%s\nissued by %s\n%s", id->subject, id->issuer,
+			                                    id->key_uri);
+
+			gtk_list_store_insert_with_values(
+				c->store, NULL, -1, C_SUBJECT, name, C_EMAIL, id->email, C_ISSUER, issuer,
+				C_EXPIRES, expires, C_TOKEN, id->token, C_KEY, key, C_URI, id->key_uri,
+				C_TIP, tip, -1);
+			g_free(name);
+			g_free(issuer);
+			g_free(expires);
+			g_free(key);
+			g_free(tip);
+		}
 	}
 }
 
@@ -176,10 +190,12 @@ settings_reply(GObject *source, GAsyncResult *res, gpointer data)
 	if (p == NULL || g_strcmp0(job->account, account_address(p)) != 0)
 		goto out;
 	if (job->err != 0) {
+		char *why = ej_error_message(job->error_details);
 		char *text = g_strdup_printf("%s: %s",
 		                             job->type == CS_MSG_SETTINGS_SET ? "Not saved" : "Settings unavailable",
-		                             engine_error_text(job->err));
+		                             why != NULL ? why : engine_error_text(job->err));
 
+		g_free(why);
 		gtk_label_set_text(GTK_LABEL(p->status_label), text);
 		g_free(text);
 		/* Show what the engine holds, not what was refused. */
@@ -352,7 +368,7 @@ on_status(GtkWidget *w)
 static void
 setup_choice(struct settings_page *p, struct choice *c, const char *prefix, const char *key)
 {
-	const char *titles[] = { "Subject", "Email", "Issuer", "Expires", "Token" };
+	const char *titles[] = { "Subject", "Email", "Issuer", "Expires", "Token", "Key" };
 	char id[64];
 	guint i;
 
@@ -366,8 +382,10 @@ setup_choice(struct settings_page *p, struct choice *c, const char *prefix, cons
 	snprintf(id, sizeof(id), "%s_list", prefix);
 	c->list = GTK_TREE_VIEW(widget(p, id));
 	c->store = gtk_list_store_new(C_N, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
-	                              G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+	                              G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+	                              G_TYPE_STRING);
 	gtk_tree_view_set_model(c->list, GTK_TREE_MODEL(c->store));
+	gtk_tree_view_set_tooltip_column(c->list, C_TIP);
 	g_object_unref(c->store);
 	for (i = 0; i < G_N_ELEMENTS(titles); i++) {
 		GtkCellRenderer *cell = gtk_cell_renderer_text_new();
@@ -376,7 +394,7 @@ setup_choice(struct settings_page *p, struct choice *c, const char *prefix, cons
 
 		g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_END, NULL);
 		gtk_tree_view_column_set_resizable(col, TRUE);
-		gtk_tree_view_column_set_expand(col, i == C_SUBJECT || i == C_ISSUER);
+		gtk_tree_view_column_set_expand(col, i == C_SUBJECT || i == C_ISSUER || i == C_EMAIL);
 		gtk_tree_view_append_column(c->list, col);
 	}
 	g_signal_connect(c->auto_radio, "toggled", G_CALLBACK(on_mode_toggled), p);

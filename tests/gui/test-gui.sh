@@ -96,6 +96,9 @@ else
 	policy_engine=0
 fi
 
+# Bob installs certificates only when he asks (Install), so that the test can tell.
+as bob -q settings set --account bob@example.org --harvest no >/dev/null 2>&1
+
 # The fixture messages: alice signs and encrypts to bob (and to herself).
 as alice -q certs import "$CS_PKI/bob-rsa.cert.pem" >/dev/null
 cat > "$work/msg.eml" <<'MAIL'
