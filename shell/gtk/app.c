@@ -287,6 +287,7 @@ static char *opt_to;
 static char *opt_subject;
 static char *opt_account;
 static char **opt_files;
+static char **opt_attach;
 
 static const GOptionEntry options[] = {
 	{ "accounts", 0, 0, G_OPTION_ARG_FILENAME, &opt_accounts,
@@ -299,6 +300,8 @@ static const GOptionEntry options[] = {
 	  "ADDRESS" },
 	{ "to", 0, 0, G_OPTION_ARG_STRING, &opt_to, "The new message's recipients", "ADDRESSES" },
 	{ "subject", 0, 0, G_OPTION_ARG_STRING, &opt_subject, "The new message's subject", "TEXT" },
+	{ "attach", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_attach, "Attach this file (repeatable)",
+	  "FILE" },
 	{ G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_files, NULL, "[MESSAGE.eml]" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL },
 };
@@ -308,7 +311,7 @@ act_compose(GSimpleAction *a, GVariant *p, gpointer data)
 {
 	(void)a;
 	(void)p;
-	gtk_window_present(composer_new(GTK_APPLICATION(data), NULL, NULL, NULL));
+	gtk_window_present(composer_new(GTK_APPLICATION(data), NULL, NULL, NULL, NULL));
 }
 
 static void
@@ -401,7 +404,8 @@ on_activate(GApplication *gapp, gpointer data)
 		return;
 	}
 	if (opt_compose) {
-		gtk_window_present(composer_new(app, opt_account, opt_to, opt_subject));
+		gtk_window_present(composer_new(app, opt_account, opt_to, opt_subject,
+		                                (const char *const *)opt_attach));
 		return;
 	}
 	reader = reader_window_new(app);

@@ -438,7 +438,8 @@ on_close(GtkButton *b, gpointer data)
 }
 
 GtkWindow *
-composer_new(GtkApplication *app, const char *account, const char *to, const char *subject)
+composer_new(GtkApplication *app, const char *account, const char *to, const char *subject,
+             const char *const *attachments)
 {
 	static const GActionEntry actions[] = {
 		{ "send", act_send, NULL, NULL, NULL, { 0 } },
@@ -476,6 +477,9 @@ composer_new(GtkApplication *app, const char *account, const char *to, const cha
 		gtk_entry_set_text(GTK_ENTRY(c->to_entry), to);
 	if (subject != NULL)
 		gtk_entry_set_text(GTK_ENTRY(c->subject_entry), subject);
+	for (; attachments != NULL && *attachments != NULL; attachments++)
+		g_ptr_array_add(c->attachments, g_canonicalize_filename(*attachments, NULL));
+	show_attachments(c);
 	g_signal_connect(c->from_combo, "changed", G_CALLBACK(on_from_changed), c);
 	g_signal_connect(widget(c, "attach_button"), "clicked", G_CALLBACK(on_attach), c);
 	g_signal_connect(c->unattach_button, "clicked", G_CALLBACK(on_unattach), c);

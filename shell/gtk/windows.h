@@ -16,7 +16,7 @@ void details_show(GtkWindow *parent, const struct ej_layer *layer, const char *m
 
 /* composer.c: a new message from account (NULL: the first). */
 GtkWindow *composer_new(GtkApplication *app, const char *account, const char *to,
-                        const char *subject);
+                        const char *subject, const char *const *attachments);
 
 /* settings_page.c: "Email security". */
 GtkWindow *settings_window_new(GtkApplication *app);
