@@ -22,8 +22,8 @@ struct account {
 	char *address;
 	char *name;
 	char *send_command;
-	char *outbox;           /* NULL: send with send_command */
-	char *folder;           /* NULL: none */
+	char *outbox; /* NULL: send with send_command */
+	char *folder; /* NULL: none */
 };
 
 /*

@@ -41,6 +41,19 @@ csg_app_account(const char *address)
 	return NULL;
 }
 
+static void
+drop_state(GtkWidget *window, gpointer key)
+{
+	g_object_set_data(G_OBJECT(window), key, NULL);
+}
+
+void
+csg_window_state(GtkWidget *window, const char *key, gpointer state, GDestroyNotify free_fn)
+{
+	g_object_set_data_full(G_OBJECT(window), key, state, free_fn);
+	g_signal_connect(window, "destroy", G_CALLBACK(drop_state), (gpointer)g_intern_string(key));
+}
+
 GtkBuilder *
 csg_builder(const char *ui_name)
 {
@@ -66,8 +79,9 @@ csg_a11y_description(GtkWidget *w, const char *description)
 void
 csg_show_error(GtkWindow *parent, const char *primary, const char *secondary)
 {
-	GtkWidget *d = gtk_message_dialog_new(parent, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-	                                      GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE, "%s", primary);
+	GtkWidget *d =
+	    gtk_message_dialog_new(parent, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+	                           GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE, "%s", primary);
 
 	if (secondary != NULL)
 		gtk_message_dialog_format_secondary_text(GTK_MESSAGE_DIALOG(d), "%s", secondary);
@@ -290,20 +304,19 @@ static char **opt_files;
 static char **opt_attach;
 
 static const GOptionEntry options[] = {
-	{ "accounts", 0, 0, G_OPTION_ARG_FILENAME, &opt_accounts,
-	  "The accounts file (default $XDG_CONFIG_HOME/cardseal/accounts.conf)", "FILE" },
-	{ "folder", 0, 0, G_OPTION_ARG_FILENAME, &opt_folder, "Open this Maildir folder", "DIR" },
-	{ "settings", 0, 0, G_OPTION_ARG_NONE, &opt_settings, "Open Email security (settings) only",
-	  NULL },
-	{ "compose", 0, 0, G_OPTION_ARG_NONE, &opt_compose, "Open a new message only", NULL },
-	{ "account", 0, 0, G_OPTION_ARG_STRING, &opt_account, "The account to write from",
-	  "ADDRESS" },
-	{ "to", 0, 0, G_OPTION_ARG_STRING, &opt_to, "The new message's recipients", "ADDRESSES" },
-	{ "subject", 0, 0, G_OPTION_ARG_STRING, &opt_subject, "The new message's subject", "TEXT" },
-	{ "attach", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_attach, "Attach this file (repeatable)",
-	  "FILE" },
-	{ G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_files, NULL, "[MESSAGE.eml]" },
-	{ NULL, 0, 0, 0, NULL, NULL, NULL },
+    {"accounts", 0, 0, G_OPTION_ARG_FILENAME, &opt_accounts,
+     "The accounts file (default $XDG_CONFIG_HOME/cardseal/accounts.conf)", "FILE"},
+    {"folder", 0, 0, G_OPTION_ARG_FILENAME, &opt_folder, "Open this Maildir folder", "DIR"},
+    {"settings", 0, 0, G_OPTION_ARG_NONE, &opt_settings, "Open Email security (settings) only",
+     NULL},
+    {"compose", 0, 0, G_OPTION_ARG_NONE, &opt_compose, "Open a new message only", NULL},
+    {"account", 0, 0, G_OPTION_ARG_STRING, &opt_account, "The account to write from", "ADDRESS"},
+    {"to", 0, 0, G_OPTION_ARG_STRING, &opt_to, "The new message's recipients", "ADDRESSES"},
+    {"subject", 0, 0, G_OPTION_ARG_STRING, &opt_subject, "The new message's subject", "TEXT"},
+    {"attach", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_attach, "Attach this file (repeatable)",
+     "FILE"},
+    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_files, NULL, "[MESSAGE.eml]"},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
 static void
@@ -330,6 +343,19 @@ act_quit(GSimpleAction *a, GVariant *p, gpointer data)
 	g_application_quit(G_APPLICATION(data));
 }
 
+/* Windows go before the application does: their destroy handlers remove plaintext. */
+static void
+on_shutdown(GApplication *gapp, gpointer data)
+{
+	GList *windows = gtk_application_get_windows(GTK_APPLICATION(gapp));
+
+	(void)data;
+	while (windows != NULL) {
+		gtk_widget_destroy(windows->data);
+		windows = gtk_application_get_windows(GTK_APPLICATION(gapp));
+	}
+}
+
 /* Test and documentation hook: SIGUSR1 writes $CARDSEAL_GTK_SNAPSHOT (a PNG). */
 static gboolean
 take_snapshot(gpointer data)
@@ -342,6 +368,14 @@ take_snapshot(gpointer data)
 		g_clear_error(&e);
 	}
 	return G_SOURCE_REMOVE;
+}
+
+/* SIGTERM and SIGINT end the program like Quit, so the windows remove their plaintext. */
+static gboolean
+on_quit_signal(gpointer data)
+{
+	g_application_quit(G_APPLICATION(data));
+	return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -359,17 +393,17 @@ static void
 on_startup(GApplication *gapp, gpointer data)
 {
 	static const GActionEntry actions[] = {
-		{ "compose", act_compose, NULL, NULL, NULL, { 0 } },
-		{ "settings", act_settings, NULL, NULL, NULL, { 0 } },
-		{ "quit", act_quit, NULL, NULL, NULL, { 0 } },
+	    {"compose", act_compose, NULL, NULL, NULL, {0}},
+	    {"settings", act_settings, NULL, NULL, NULL, {0}},
+	    {"quit", act_quit, NULL, NULL, NULL, {0}},
 	};
-	static const char *const compose_keys[] = { "<Control>n", NULL };
-	static const char *const settings_keys[] = { "<Control>comma", NULL };
-	static const char *const quit_keys[] = { "<Control>q", NULL };
-	static const char *const open_keys[] = { "<Control>o", NULL };
-	static const char *const folder_keys[] = { "<Control><Shift>o", NULL };
-	static const char *const close_keys[] = { "<Control>w", NULL };
-	static const char *const send_keys[] = { "<Control>Return", NULL };
+	static const char *const compose_keys[] = {"<Control>n", NULL};
+	static const char *const settings_keys[] = {"<Control>comma", NULL};
+	static const char *const quit_keys[] = {"<Control>q", NULL};
+	static const char *const open_keys[] = {"<Control>o", NULL};
+	static const char *const folder_keys[] = {"<Control><Shift>o", NULL};
+	static const char *const close_keys[] = {"<Control>w", NULL};
+	static const char *const send_keys[] = {"<Control>Return", NULL};
 	GtkCssProvider *css;
 
 	(void)data;
@@ -378,7 +412,8 @@ on_startup(GApplication *gapp, gpointer data)
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "app.settings", settings_keys);
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "app.quit", quit_keys);
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.open-message", open_keys);
-	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.open-folder", folder_keys);
+	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.open-folder",
+	                                      folder_keys);
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.close", close_keys);
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.send", send_keys);
 	css = gtk_css_provider_new();
@@ -388,6 +423,8 @@ on_startup(GApplication *gapp, gpointer data)
 	g_object_unref(css);
 	the_app.watch = engine_watch_start(on_token_event, gapp);
 	g_unix_signal_add(SIGUSR1, on_snapshot_signal, gapp);
+	g_unix_signal_add(SIGTERM, on_quit_signal, gapp);
+	g_unix_signal_add(SIGINT, on_quit_signal, gapp);
 	csg_app_refresh();
 }
 
@@ -424,7 +461,7 @@ main(int argc, char **argv)
 	GOptionContext *ctx = g_option_context_new("- S/MIME mail with smartcards");
 	GError *e = NULL;
 	int status;
-	char *one_arg[] = { argv[0], NULL };
+	char *one_arg[] = {argv[0], NULL};
 
 	g_set_prgname("cardseal-gtk");
 	g_set_application_name("Cardseal");
@@ -450,6 +487,7 @@ main(int argc, char **argv)
 	the_app.gtk = gtk_application_new("org.cardseal.Gtk", G_APPLICATION_NON_UNIQUE);
 	g_signal_connect(the_app.gtk, "startup", G_CALLBACK(on_startup), NULL);
 	g_signal_connect(the_app.gtk, "activate", G_CALLBACK(on_activate), NULL);
+	g_signal_connect(the_app.gtk, "shutdown", G_CALLBACK(on_shutdown), NULL);
 	status = g_application_run(G_APPLICATION(the_app.gtk), 1, one_arg);
 	engine_watch_stop(the_app.watch);
 	g_object_unref(the_app.gtk);

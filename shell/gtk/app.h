@@ -14,12 +14,12 @@
 
 struct csg_app {
 	GtkApplication *gtk;
-	GPtrArray *accounts;            /* struct account * (configured, or from identities) */
-	gboolean accounts_configured;   /* from the file, not guessed */
-	struct ej_status *status;       /* last STATUS, or NULL */
-	struct ej_policy *policy;       /* last POLICY_GET, or NULL (none, or not offered) */
-	GPtrArray *token_labels;        /* GtkLabel * showing the token state (weak) */
-	GPtrArray *status_listeners;    /* struct listener *: called after STATUS/policy refresh */
+	GPtrArray *accounts;          /* struct account * (configured, or from identities) */
+	gboolean accounts_configured; /* from the file, not guessed */
+	struct ej_status *status;     /* last STATUS, or NULL */
+	struct ej_policy *policy;     /* last POLICY_GET, or NULL (none, or not offered) */
+	GPtrArray *token_labels;      /* GtkLabel * showing the token state (weak) */
+	GPtrArray *status_listeners;  /* struct listener *: called after STATUS/policy refresh */
 	struct engine_watch *watch;
 	char *ui_resource_prefix;
 };
@@ -40,6 +40,12 @@ void csg_app_refresh(void);
 
 /* The smartcards' state in one line per token. */
 char *csg_app_token_text(void);
+
+/*
+ * Attaches a window's state under key, freed when the window is destroyed
+ * (not finalized: the state holds the builder, which holds the window).
+ */
+void csg_window_state(GtkWidget *window, const char *key, gpointer state, GDestroyNotify free_fn);
 
 /* A GtkBuilder for one of the .ui resources ("main-window.ui" ...). */
 GtkBuilder *csg_builder(const char *ui_name);

@@ -19,10 +19,10 @@ struct composer {
 	GtkWidget *from_combo, *to_entry, *cc_entry, *subject_entry, *body_view;
 	GtkWidget *sign_check, *encrypt_check, *sign_lock_label, *encrypt_lock_label;
 	GtkWidget *attachments_combo, *unattach_button, *send_button, *progress, *status_label;
-	GPtrArray *attachments;         /* char * paths */
-	guint64 total;                  /* bytes of the message being sent */
+	GPtrArray *attachments; /* char * paths */
+	guint64 total;          /* bytes of the message being sent */
 	gboolean sending;
-	gboolean settings_applied;      /* the account's defaults were set once */
+	gboolean settings_applied; /* the account's defaults were set once */
 	char *wanted_account;
 };
 
@@ -111,9 +111,11 @@ settings_done(GObject *source, GAsyncResult *res, gpointer data)
 	struct ej_settings *s;
 
 	(void)source;
-	if (c != NULL && job->err == 0 && (s = ej_settings_parse(job->json, job->account)) != NULL) {
+	if (c != NULL && job->err == 0 &&
+	    (s = ej_settings_parse(job->json, job->account)) != NULL) {
 		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->sign_check), s->always_sign);
-		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->encrypt_check), s->always_encrypt);
+		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->encrypt_check),
+		                             s->always_encrypt);
 		ej_settings_free(s);
 		/* The policy has the last word over the user's defaults. */
 		apply_policy(c);
@@ -150,9 +152,8 @@ on_status(GtkWidget *w)
 
 	if (c == NULL || c->sending)
 		return;
-	if (gtk_tree_model_iter_n_children(
-		    gtk_combo_box_get_model(GTK_COMBO_BOX(c->from_combo)), NULL) !=
-	    (int)csg_app()->accounts->len)
+	if (gtk_tree_model_iter_n_children(gtk_combo_box_get_model(GTK_COMBO_BOX(c->from_combo)),
+	                                   NULL) != (int)csg_app()->accounts->len)
 		fill_accounts(c);
 	apply_policy(c);
 }
@@ -179,7 +180,7 @@ on_attach(GtkButton *b, gpointer data)
 {
 	struct composer *c = data;
 	GtkFileChooserNative *fc = gtk_file_chooser_native_new(
-		"Attach files", c->window, GTK_FILE_CHOOSER_ACTION_OPEN, "_Attach", "_Cancel");
+	    "Attach files", c->window, GTK_FILE_CHOOSER_ACTION_OPEN, "_Attach", "_Cancel");
 
 	(void)b;
 	gtk_file_chooser_set_select_multiple(GTK_FILE_CHOOSER(fc), TRUE);
@@ -243,7 +244,8 @@ on_send_event(gpointer target, int kind, guint64 value, const char *detail)
 		}
 		return;
 	case CS_EVENT_INSERT_TOKEN:
-		text = g_strdup_printf("Insert your smartcard \"%s\" to send this message.", detail);
+		text =
+		    g_strdup_printf("Insert your smartcard \"%s\" to send this message.", detail);
 		break;
 	case CS_EVENT_WAITING_FOR_PIN:
 		text = g_strdup_printf("Waiting for the PIN of your smartcard \"%s\".", detail);
@@ -294,16 +296,16 @@ ask_about_missing(struct composer *c, const char *details)
 	GStrv missing = ej_missing_parse(details);
 	char *list = g_strjoinv("\n", missing);
 	GtkWidget *d = gtk_message_dialog_new(
-		c->window, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT, GTK_MESSAGE_WARNING,
-		GTK_BUTTONS_NONE, "No encryption certificate for these recipients");
+	    c->window, GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT, GTK_MESSAGE_WARNING,
+	    GTK_BUTTONS_NONE, "No encryption certificate for these recipients");
 
 	gtk_window_set_title(GTK_WINDOW(d), "Missing certificates");
 	gtk_message_dialog_format_secondary_text(
-		GTK_MESSAGE_DIALOG(d),
-		"%s\n\nThe message cannot be encrypted to them. Remove them and send it to the "
-		"others, or cancel and ask them for a signed message first (install their "
-		"certificate from it).",
-		list);
+	    GTK_MESSAGE_DIALOG(d),
+	    "%s\n\nThe message cannot be encrypted to them. Remove them and send it to the "
+	    "others, or cancel and ask them for a signed message first (install their "
+	    "certificate from it).",
+	    list);
 	gtk_dialog_add_buttons(GTK_DIALOG(d), "_Cancel", GTK_RESPONSE_CANCEL,
 	                       "_Remove these recipients", GTK_RESPONSE_ACCEPT, NULL);
 	gtk_dialog_set_default_response(GTK_DIALOG(d), GTK_RESPONSE_CANCEL);
@@ -326,7 +328,8 @@ send_done(GObject *source, GAsyncResult *res, gpointer data)
 		goto out;
 	set_sending(c, FALSE);
 	if (j->err == CS_ERR_NO_RECIPIENT_CERT) {
-		gtk_label_set_text(GTK_LABEL(c->status_label), "Some recipients have no certificate.");
+		gtk_label_set_text(GTK_LABEL(c->status_label),
+		                   "Some recipients have no certificate.");
 		ask_about_missing(c, j->error_details);
 		goto out;
 	}
@@ -386,7 +389,8 @@ send_now(struct composer *c, guint32 extra_flags)
 	j->draft->body = body_text(c);
 	j->draft->attachments = g_ptr_array_new_with_free_func(g_free);
 	for (i = 0; i < c->attachments->len; i++)
-		g_ptr_array_add(j->draft->attachments, g_strdup(g_ptr_array_index(c->attachments, i)));
+		g_ptr_array_add(j->draft->attachments,
+		                g_strdup(g_ptr_array_index(c->attachments, i)));
 	if (gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(c->sign_check)))
 		j->flags |= CS_PROTECT_SIGN;
 	if (gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(c->encrypt_check)))
@@ -442,8 +446,8 @@ composer_new(GtkApplication *app, const char *account, const char *to, const cha
              const char *const *attachments)
 {
 	static const GActionEntry actions[] = {
-		{ "send", act_send, NULL, NULL, NULL, { 0 } },
-		{ "close", act_close, NULL, NULL, NULL, { 0 } },
+	    {"send", act_send, NULL, NULL, NULL, {0}},
+	    {"close", act_close, NULL, NULL, NULL, {0}},
 	};
 	struct composer *c = g_new0(struct composer, 1);
 	GSimpleActionGroup *group = g_simple_action_group_new();
@@ -451,7 +455,7 @@ composer_new(GtkApplication *app, const char *account, const char *to, const cha
 	c->ui = csg_builder("composer.ui");
 	c->window = GTK_WINDOW(widget(c, "composer_window"));
 	gtk_window_set_application(c->window, app);
-	g_object_set_data_full(G_OBJECT(c->window), "csg-composer", c, composer_free);
+	csg_window_state(GTK_WIDGET(c->window), "csg-composer", c, composer_free);
 	c->from_combo = widget(c, "from_combo");
 	c->to_entry = widget(c, "to_entry");
 	c->cc_entry = widget(c, "cc_entry");
@@ -468,7 +472,8 @@ composer_new(GtkApplication *app, const char *account, const char *to, const cha
 	c->status_label = widget(c, "status_label");
 	c->attachments = g_ptr_array_new_with_free_func(g_free);
 	c->wanted_account = g_strdup(account);
-	/* The window's own actions (Ctrl+Return sends, Ctrl+W closes): a plain GtkWindow needs a group. */
+	/* The window's own actions (Ctrl+Return sends, Ctrl+W closes): a plain GtkWindow needs a
+	 * group. */
 	g_action_map_add_action_entries(G_ACTION_MAP(group), actions, G_N_ELEMENTS(actions),
 	                                c->window);
 	gtk_widget_insert_action_group(GTK_WIDGET(c->window), "win", G_ACTION_GROUP(group));

@@ -55,8 +55,9 @@ install_done(GObject *source, GAsyncResult *res, gpointer data)
 		GStrv who = ej_installed_parse(job->json);
 		char *list = who != NULL && who[0] != NULL ? g_strjoinv(", ", who) : NULL;
 
-		text = g_strdup_printf("Installed the certificate of %s: you can now encrypt to them.",
-		                       list != NULL ? list : "the sender");
+		text =
+		    g_strdup_printf("Installed the certificate of %s: you can now encrypt to them.",
+		                    list != NULL ? list : "the sender");
 		g_free(list);
 		g_strfreev(who);
 	} else {
@@ -92,8 +93,8 @@ static void
 fill_chain(GtkTreeView *view, const struct ej_layer *l)
 {
 	GtkListStore *store =
-		gtk_list_store_new(4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
-	const char *titles[] = { "Certificate", "Issued by", "Valid until" };
+	    gtk_list_store_new(4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+	const char *titles[] = {"Certificate", "Issued by", "Valid until"};
 	guint i;
 
 	/* Names people read; the full distinguished names are in the tooltips. */
@@ -111,7 +112,7 @@ fill_chain(GtkTreeView *view, const struct ej_layer *l)
 	for (i = 0; i < G_N_ELEMENTS(titles); i++) {
 		GtkCellRenderer *cell = gtk_cell_renderer_text_new();
 		GtkTreeViewColumn *col =
-			gtk_tree_view_column_new_with_attributes(titles[i], cell, "text", (int)i, NULL);
+		    gtk_tree_view_column_new_with_attributes(titles[i], cell, "text", (int)i, NULL);
 
 		g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_END, NULL);
 		gtk_tree_view_column_set_resizable(col, TRUE);
@@ -139,7 +140,7 @@ details_show(GtkWindow *parent, const struct ej_layer *l, const char *message_pa
 	d->install_button = GTK_WIDGET(gtk_builder_get_object(d->ui, "install_button"));
 	d->install_label = GTK_WIDGET(gtk_builder_get_object(d->ui, "install_label"));
 	d->message_path = g_strdup(message_path);
-	g_object_set_data_full(G_OBJECT(d->dialog), "csg-details", d, details_free);
+	csg_window_state(d->dialog, "csg-details", d, details_free);
 	gtk_window_set_transient_for(GTK_WINDOW(d->dialog), parent);
 	gtk_label_set_text(GTK_LABEL(gtk_builder_get_object(d->ui, "headline_label")), headline);
 	gtk_label_set_text(GTK_LABEL(gtk_builder_get_object(d->ui, "meaning_label")),
@@ -148,14 +149,13 @@ details_show(GtkWindow *parent, const struct ej_layer *l, const char *message_pa
 	add_fact(facts, row++, "Signer", name[0] != '\0' ? name : "(unknown)");
 	add_fact(facts, row++, "Address", l->signer_email);
 	add_fact(facts, row++, "Address matches From:", l->email_matches ? "yes" : "NO");
-	add_fact(facts, row++, "Signing time", l->signing_time[0] != '\0'
-	                                               ? l->signing_time
-	                                               : "not stated");
+	add_fact(facts, row++, "Signing time",
+	         l->signing_time[0] != '\0' ? l->signing_time : "not stated");
 	add_fact(facts, row++, "Digest", l->weak_algorithm ? "weak algorithm" : l->digest);
-	add_fact(facts, row++, "Revocation", strcmp(l->revocation, "good") == 0 ? "not revoked"
-	                                     : strcmp(l->revocation, "revoked") == 0
-	                                             ? "REVOKED"
-	                                             : "unknown (no current revocation list)");
+	add_fact(facts, row++, "Revocation",
+	         strcmp(l->revocation, "good") == 0      ? "not revoked"
+	         : strcmp(l->revocation, "revoked") == 0 ? "REVOKED"
+	                                                 : "unknown (no current revocation list)");
 	for (i = 0; i < l->reasons->len; i++)
 		g_string_append_printf(reasons, "%s%s", i > 0 ? "\n" : "",
 		                       sw_reason_text(g_ptr_array_index(l->reasons, i)));

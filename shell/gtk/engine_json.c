@@ -135,8 +135,8 @@ cert_from(json_object *o)
 	c->fingerprint = dup_str(o, "fingerprint");
 	c->key_type = dup_str(o, "key_type");
 	/* An engine that does not say whether it is valid now: show it, let the engine decide. */
-	c->valid_now = json_object_object_get_ex(o, "valid_now", NULL) ? flag2(o, "valid_now", NULL)
-	                                                                : TRUE;
+	c->valid_now =
+	    json_object_object_get_ex(o, "valid_now", NULL) ? flag2(o, "valid_now", NULL) : TRUE;
 	c->can_sign = flag2(o, "can_sign", NULL);
 	c->can_decrypt = flag2(o, "can_decrypt", NULL);
 	c->signing_usage = usage == NULL || array_has(usage, "digitalSignature") ||

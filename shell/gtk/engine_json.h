@@ -12,21 +12,21 @@
 
 /* A certificate as STATUS, CERTS_LIST and READ describe it. */
 struct ej_cert {
-	char *label;            /* the object's label on the token, if any */
+	char *label; /* the object's label on the token, if any */
 	char *subject;
 	char *issuer;
-	char *email;            /* the first address */
+	char *email; /* the first address */
 	char *not_after;
-	char *token;            /* token label ("" when not on a token) */
+	char *token; /* token label ("" when not on a token) */
 	char *key_uri;
 	char *cert_uri;
 	char *fingerprint;
-	char *key_type;         /* "RSA", "EC" or "" */
+	char *key_type; /* "RSA", "EC" or "" */
 	gboolean valid_now;
 	gboolean can_sign;
 	gboolean can_decrypt;
-	gboolean encryption_usage;      /* keyEncipherment or keyAgreement */
-	gboolean signing_usage;         /* digitalSignature or nonRepudiation */
+	gboolean encryption_usage; /* keyEncipherment or keyAgreement */
+	gboolean signing_usage;    /* digitalSignature or nonRepudiation */
 };
 
 struct ej_token {
@@ -40,18 +40,18 @@ struct ej_token {
 };
 
 struct ej_status {
-	GPtrArray *tokens;      /* struct ej_token * */
-	GPtrArray *identities;  /* struct ej_cert * */
+	GPtrArray *tokens;     /* struct ej_token * */
+	GPtrArray *identities; /* struct ej_cert * */
 };
 
 struct ej_layer {
-	gboolean encrypted;     /* else signed */
+	gboolean encrypted; /* else signed */
 	/* encrypted */
 	char *cipher;
 	gboolean integrity_protected;
 	/* signed */
-	char *verdict;          /* valid, invalid, untrusted, expired, revoked, mismatch ... */
-	GPtrArray *reasons;     /* char * */
+	char *verdict;      /* valid, invalid, untrusted, expired, revoked, mismatch ... */
+	GPtrArray *reasons; /* char * */
 	char *revocation;
 	char *signer_email;
 	char *signer_subject;
@@ -60,21 +60,21 @@ struct ej_layer {
 	gboolean weak_algorithm;
 	gboolean email_matches;
 	gboolean opaque;
-	GPtrArray *chain;       /* struct ej_cert * (subject, issuer, not_after) */
+	GPtrArray *chain; /* struct ej_cert * (subject, issuer, not_after) */
 };
 
 struct ej_report {
 	char *verdict;
 	char *from;
 	int unprotected_parts;
-	GPtrArray *layers;      /* struct ej_layer * */
-	GStrv harvested;        /* addresses whose certificates READ remembered (maybe empty) */
+	GPtrArray *layers; /* struct ej_layer * */
+	GStrv harvested;   /* addresses whose certificates READ remembered (maybe empty) */
 };
 
 /* Per-account settings (SETTINGS_GET). */
 struct ej_settings {
 	char *account;
-	char *sign_cert;        /* "auto" or a pkcs11: URI */
+	char *sign_cert; /* "auto" or a pkcs11: URI */
 	char *encrypt_cert;
 	gboolean always_sign;
 	gboolean always_encrypt;
@@ -82,14 +82,14 @@ struct ej_settings {
 
 /* One per-message toggle as the policy leaves it. */
 struct ej_toggle {
-	gboolean locked;        /* the user may not change it */
-	gboolean value;         /* its value when locked */
-	char *by;               /* the policy key that locks it ("require-signed" ...) */
+	gboolean locked; /* the user may not change it */
+	gboolean value;  /* its value when locked */
+	char *by;        /* the policy key that locks it ("require-signed" ...) */
 };
 
 /* The admin policy (POLICY_GET): only what the shell shows or locks. */
 struct ej_policy {
-	gboolean present;       /* a policy file is in force */
+	gboolean present; /* a policy file is in force */
 	struct ej_toggle sign, encrypt;
 	gboolean allow_soft_certs;
 	char *source;

@@ -66,7 +66,7 @@ json_job(uint8_t type, const char *const *strings)
 struct engine_job *
 engine_job_settings_get(const char *account)
 {
-	const char *s[] = { account != NULL ? account : "", NULL };
+	const char *s[] = {account != NULL ? account : "", NULL};
 
 	return json_job(CS_MSG_SETTINGS_GET, s);
 }
@@ -74,7 +74,7 @@ engine_job_settings_get(const char *account)
 struct engine_job *
 engine_job_settings_set(const char *account, const char *key, const char *value)
 {
-	const char *s[] = { account, key, value, NULL };
+	const char *s[] = {account, key, value, NULL};
 
 	return json_job(CS_MSG_SETTINGS_SET, s);
 }
@@ -88,7 +88,7 @@ engine_job_policy_get(void)
 struct engine_job *
 engine_job_certs_list(const char *address)
 {
-	const char *s[] = { address != NULL ? address : "", NULL };
+	const char *s[] = {address != NULL ? address : "", NULL};
 
 	return json_job(CS_MSG_CERTS_LIST, s);
 }
@@ -115,8 +115,7 @@ deliver_in_ui(gpointer data)
 }
 
 void
-engine_post_event(engine_event_fn fn, GObject *target, int kind, guint64 value,
-                  const char *detail)
+engine_post_event(engine_event_fn fn, GObject *target, int kind, guint64 value, const char *detail)
 {
 	struct event_msg *m = g_new0(struct event_msg, 1);
 
@@ -168,7 +167,7 @@ static int
 run_protect(struct cs_client *c, struct engine_job *job, int in_fd)
 {
 	struct protect_out po;
-	struct cs_client_outputs outputs = { open_protect_stream, &po };
+	struct cs_client_outputs outputs = {open_protect_stream, &po};
 	size_t i;
 	int r;
 

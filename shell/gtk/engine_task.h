@@ -15,28 +15,28 @@
 typedef void (*engine_event_fn)(gpointer target, int kind, guint64 value, const char *detail);
 
 enum engine_op {
-	ENGINE_OP_STATUS,       /* STATUS */
-	ENGINE_OP_JSON,         /* a one-frame request: type + body */
-	ENGINE_OP_READ,         /* READ in_path -> out_path */
-	ENGINE_OP_PROTECT,      /* PROTECT in_path -> out_dir/stream-N.eml */
-	ENGINE_OP_INSTALL,      /* CERTS_INSTALL of the signed message in in_path */
+	ENGINE_OP_STATUS,  /* STATUS */
+	ENGINE_OP_JSON,    /* a one-frame request: type + body */
+	ENGINE_OP_READ,    /* READ in_path -> out_path */
+	ENGINE_OP_PROTECT, /* PROTECT in_path -> out_dir/stream-N.eml */
+	ENGINE_OP_INSTALL, /* CERTS_INSTALL of the signed message in in_path */
 };
 
 struct engine_job {
 	enum engine_op op;
 	/* What to do. */
-	uint8_t type;           /* ENGINE_OP_JSON: a CS_MSG_* */
-	GBytes *body;           /* ENGINE_OP_JSON: its body */
+	uint8_t type; /* ENGINE_OP_JSON: a CS_MSG_* */
+	GBytes *body; /* ENGINE_OP_JSON: its body */
 	char *in_path;
-	char *out_path;         /* READ: the innermost message */
-	char *out_dir;          /* PROTECT: where stream-0.eml, stream-1.eml ... go */
+	char *out_path; /* READ: the innermost message */
+	char *out_dir;  /* PROTECT: where stream-0.eml, stream-1.eml ... go */
 	uint32_t flags;
 	char *account;
 	/* What happened (valid once the job is finished). */
-	int err;                /* 0 or a negative CS_ERR_* */
-	char *json;             /* the OK reply's JSON, or NULL */
-	char *error_details;    /* the ERROR's details JSON, or NULL */
-	guint n_outputs;        /* PROTECT: streams written */
+	int err;             /* 0 or a negative CS_ERR_* */
+	char *json;          /* the OK reply's JSON, or NULL */
+	char *error_details; /* the ERROR's details JSON, or NULL */
+	guint n_outputs;     /* PROTECT: streams written */
 	/* Events go to on_event(event_target) in the UI thread; the job holds a reference. */
 	engine_event_fn on_event;
 	GObject *event_target;
@@ -48,8 +48,7 @@ void engine_job_set_events(struct engine_job *job, engine_event_fn fn, gpointer 
 
 /* One-frame requests with their bodies laid out as cs_proto.h says. */
 struct engine_job *engine_job_settings_get(const char *account);
-struct engine_job *engine_job_settings_set(const char *account, const char *key,
-                                           const char *value);
+struct engine_job *engine_job_settings_set(const char *account, const char *key, const char *value);
 struct engine_job *engine_job_policy_get(void);
 struct engine_job *engine_job_certs_list(const char *address);
 

@@ -158,9 +158,10 @@ mail_save_part(gpointer p, const char *path, GError **error)
 	if (out == NULL)
 		return FALSE;
 	/* Decodes the transfer encoding on the way out. */
-	if (g_mime_data_wrapper_write_to_stream(content, out) < 0 || g_mime_stream_flush(out) != 0 ||
-	    g_mime_stream_close(out) != 0)
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", path, g_strerror(errno));
+	if (g_mime_data_wrapper_write_to_stream(content, out) < 0 ||
+	    g_mime_stream_flush(out) != 0 || g_mime_stream_close(out) != 0)
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", path,
+		            g_strerror(errno));
 	else
 		ok = TRUE;
 	g_object_unref(out);
@@ -225,9 +226,8 @@ list_dir(const char *dir, GPtrArray *out)
 		e = g_new0(struct mail_entry, 1);
 		e->path = path;
 		e->from = list_text(g_mime_message_get_from(msg));
-		e->subject = g_strdup(g_mime_message_get_subject(msg) != NULL
-		                              ? g_mime_message_get_subject(msg)
-		                              : "");
+		e->subject = g_strdup(
+		    g_mime_message_get_subject(msg) != NULL ? g_mime_message_get_subject(msg) : "");
 		e->date = date_text(msg, &e->time);
 		outer_marks(msg, e);
 		g_object_unref(msg);
@@ -251,12 +251,14 @@ GPtrArray *
 mail_folder_list(const char *dir, GError **error)
 {
 	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)mail_entry_free);
-	char *cur = g_build_filename(dir, "cur", NULL), *new_dir = g_build_filename(dir, "new", NULL);
+	char *cur = g_build_filename(dir, "cur", NULL),
+	     *new_dir = g_build_filename(dir, "new", NULL);
 
 	if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY, "%s: not a folder", dir);
 		g_clear_pointer(&out, g_ptr_array_unref);
-	} else if (g_file_test(cur, G_FILE_TEST_IS_DIR) || g_file_test(new_dir, G_FILE_TEST_IS_DIR)) {
+	} else if (g_file_test(cur, G_FILE_TEST_IS_DIR) ||
+	           g_file_test(new_dir, G_FILE_TEST_IS_DIR)) {
 		list_dir(cur, out);
 		list_dir(new_dir, out);
 	} else {
@@ -313,9 +315,8 @@ attachment_part(const char *path, GError **error)
 		return NULL;
 	type = g_content_type_guess(path, NULL, 0, NULL);
 	mime = g_content_type_get_mime_type(type);
-	halves = g_strsplit(mime != NULL && strchr(mime, '/') != NULL ? mime
-	                                                               : "application/octet-stream",
-	                    "/", 2);
+	halves = g_strsplit(
+	    mime != NULL && strchr(mime, '/') != NULL ? mime : "application/octet-stream", "/", 2);
 	part = g_mime_part_new_with_type(halves[0], halves[1]);
 	base = g_path_get_basename(path);
 	g_mime_part_set_filename(part, base);
@@ -353,14 +354,15 @@ mail_draft_write(const struct mail_draft *d, const char *path, GError **error)
 	g_mime_message_set_date(m, now);
 	g_mime_message_set_message_id(m, id);
 	g_mime_text_part_set_text(text, d->body != NULL ? d->body : "");
-	g_mime_part_set_content_encoding(
-		GMIME_PART(text),
-		g_mime_part_get_best_content_encoding(GMIME_PART(text), GMIME_ENCODING_CONSTRAINT_7BIT));
+	g_mime_part_set_content_encoding(GMIME_PART(text),
+	                                 g_mime_part_get_best_content_encoding(
+	                                     GMIME_PART(text), GMIME_ENCODING_CONSTRAINT_7BIT));
 	if (d->attachments != NULL && d->attachments->len > 0) {
 		mixed = g_mime_multipart_new_with_subtype("mixed");
 		g_mime_multipart_add(mixed, GMIME_OBJECT(text));
 		for (i = 0; i < d->attachments->len; i++) {
-			GMimeObject *a = attachment_part(g_ptr_array_index(d->attachments, i), error);
+			GMimeObject *a =
+			    attachment_part(g_ptr_array_index(d->attachments, i), error);
 
 			if (a == NULL)
 				goto out;
@@ -375,7 +377,8 @@ mail_draft_write(const struct mail_draft *d, const char *path, GError **error)
 		goto out;
 	if (g_mime_object_write_to_stream(GMIME_OBJECT(m), NULL, out) < 0 ||
 	    g_mime_stream_flush(out) != 0 || g_mime_stream_close(out) != 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", path, g_strerror(errno));
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", path,
+		            g_strerror(errno));
 		goto out;
 	}
 	ok = TRUE;
@@ -399,8 +402,8 @@ each_mailbox(InternetAddressList *list, void (*fn)(InternetAddress *, gpointer),
 		InternetAddress *a = internet_address_list_get_address(list, i);
 
 		if (INTERNET_ADDRESS_IS_GROUP(a))
-			each_mailbox(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)), fn,
-			             arg);
+			each_mailbox(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)),
+			             fn, arg);
 		else
 			fn(a, arg);
 	}
@@ -409,15 +412,15 @@ each_mailbox(InternetAddressList *list, void (*fn)(InternetAddress *, gpointer),
 static void
 collect_addr(InternetAddress *a, gpointer arg)
 {
-	g_ptr_array_add(arg, g_strdup(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a))));
+	g_ptr_array_add(arg,
+	                g_strdup(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a))));
 }
 
 GStrv
 mail_list_addresses(const char *text)
 {
-	InternetAddressList *list = text != NULL && text[0] != '\0'
-	                                    ? internet_address_list_parse(NULL, text)
-	                                    : NULL;
+	InternetAddressList *list =
+	    text != NULL && text[0] != '\0' ? internet_address_list_parse(NULL, text) : NULL;
 	GPtrArray *out = g_ptr_array_new();
 
 	each_mailbox(list, collect_addr, out);
@@ -455,10 +458,9 @@ keep_mailbox(InternetAddress *a, gpointer arg)
 char *
 mail_list_without(const char *text, const char *const *remove)
 {
-	InternetAddressList *list = text != NULL && text[0] != '\0'
-	                                    ? internet_address_list_parse(NULL, text)
-	                                    : NULL;
-	struct keep k = { internet_address_list_new(), remove };
+	InternetAddressList *list =
+	    text != NULL && text[0] != '\0' ? internet_address_list_parse(NULL, text) : NULL;
+	struct keep k = {internet_address_list_new(), remove};
 	char *out;
 
 	each_mailbox(list, keep_mailbox, &k);
@@ -472,14 +474,16 @@ gboolean
 mail_maildir_deliver(const char *dir, const char *src, char **ret_path, GError **error)
 {
 	static guint counter;
-	char *tmp_dir = g_build_filename(dir, "tmp", NULL), *new_dir = g_build_filename(dir, "new", NULL);
+	char *tmp_dir = g_build_filename(dir, "tmp", NULL),
+	     *new_dir = g_build_filename(dir, "new", NULL);
 	char *cur_dir = g_build_filename(dir, "cur", NULL), *unique, *tmp_path, *new_path;
 	GFile *src_file = NULL, *tmp_file = NULL;
 	gboolean ok = FALSE;
 
 	/* Maildir's unique name: time, pid and a counter, then the host. */
-	unique = g_strdup_printf("%" G_GINT64_FORMAT ".P%dQ%u.%s", g_get_real_time() / G_USEC_PER_SEC,
-	                         (int)getpid(), ++counter, g_get_host_name());
+	unique =
+	    g_strdup_printf("%" G_GINT64_FORMAT ".P%dQ%u.%s", g_get_real_time() / G_USEC_PER_SEC,
+	                    (int)getpid(), ++counter, g_get_host_name());
 	tmp_path = g_build_filename(tmp_dir, unique, NULL);
 	new_path = g_build_filename(new_dir, unique, NULL);
 	if (g_mkdir_with_parents(tmp_dir, 0700) != 0 || g_mkdir_with_parents(new_dir, 0700) != 0 ||

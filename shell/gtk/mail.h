@@ -14,12 +14,12 @@
 struct mail_attachment {
 	char *filename;
 	char *content_type;
-	gint64 size;            /* decoded size when known, else -1 */
-	gpointer part;          /* GMimePart (owned by the view's message) */
+	gint64 size;   /* decoded size when known, else -1 */
+	gpointer part; /* GMimePart (owned by the view's message) */
 };
 
 struct mail_view {
-	gpointer message;       /* GMimeMessage */
+	gpointer message; /* GMimeMessage */
 	char *from, *to, *cc, *subject, *date;
 	char *body;             /* the first text/plain body in UTF-8, or NULL */
 	gboolean html_only;     /* no text/plain, but an HTML body */
@@ -40,7 +40,7 @@ gboolean mail_save_part(gpointer part, const char *path, GError **error);
 struct mail_entry {
 	char *path;
 	char *from, *subject, *date;
-	gint64 time;            /* for sorting, 0 when unknown */
+	gint64 time; /* for sorting, 0 when unknown */
 	gboolean signed_mark, encrypted_mark;
 };
 
@@ -50,8 +50,8 @@ void mail_entry_free(struct mail_entry *e);
 
 /* The message the composer hands to PROTECT. */
 struct mail_draft {
-	char *from;             /* "Name <address>" */
-	char *to, *cc, *bcc;    /* address lists as typed */
+	char *from;          /* "Name <address>" */
+	char *to, *cc, *bcc; /* address lists as typed */
 	char *subject;
 	char *body;
 	GPtrArray *attachments; /* char * paths */

@@ -20,12 +20,12 @@ struct reader {
 	GtkListStore *messages;
 	GtkWidget *waiting_box, *waiting_label, *security_box, *header_grid, *html_box;
 	GtkWidget *body_view, *attachments_box, *status_label;
-	guint generation;               /* which READ the display belongs to */
-	char *message_path;             /* the message as received (for Install) */
-	char *tmpdir;                   /* the plaintext of the open message */
+	guint generation;   /* which READ the display belongs to */
+	char *message_path; /* the message as received (for Install) */
+	char *tmpdir;       /* the plaintext of the open message */
 	struct ej_report *report;
 	struct mail_view *view;
-	GPtrArray *attachment_rows;     /* widgets added for attachments */
+	GPtrArray *attachment_rows; /* widgets added for attachments */
 };
 
 static struct reader *
@@ -101,18 +101,20 @@ on_read_event(gpointer target, int kind, guint64 value, const char *detail)
 		return;
 	switch (kind) {
 	case CS_EVENT_INSERT_TOKEN:
-		text = g_strdup_printf("Insert your smartcard \"%s\" to read this message.", detail);
+		text =
+		    g_strdup_printf("Insert your smartcard \"%s\" to read this message.", detail);
 		break;
 	case CS_EVENT_WAITING_FOR_PIN:
-		text = g_strdup_printf("Waiting for the PIN of your smartcard \"%s\": enter it in the "
-		                       "PIN dialog.",
-		                       detail);
+		text =
+		    g_strdup_printf("Waiting for the PIN of your smartcard \"%s\": enter it in the "
+		                    "PIN dialog.",
+		                    detail);
 		break;
 	case CS_EVENT_PIN_STATE:
 		text = g_strdup_printf("Your smartcard's PIN: %s.",
 		                       strcmp(detail, "final-try") == 0
-		                               ? "final try, one more wrong PIN locks the card"
-		                               : "a wrong PIN was entered before");
+		                           ? "final try, one more wrong PIN locks the card"
+		                           : "a wrong PIN was entered before");
 		break;
 	case CS_EVENT_TOKEN_CHANGED:
 		/* The card is back: the engine goes on by itself. */
@@ -151,7 +153,8 @@ add_bar(struct reader *r, const char *text, GtkMessageType type, const struct ej
 		GtkWidget *b = gtk_info_bar_add_button(GTK_INFO_BAR(bar), "_Details…", 1);
 
 		csg_a11y_name(b, "Signature details");
-		gtk_widget_set_tooltip_text(b, "The certificate chain, the verdict and its reasons");
+		gtk_widget_set_tooltip_text(b,
+		                            "The certificate chain, the verdict and its reasons");
 		g_object_set_data(G_OBJECT(b), "csg-layer", (gpointer)layer);
 		g_signal_connect(b, "clicked", G_CALLBACK(on_details_clicked), r);
 	}
@@ -166,8 +169,9 @@ show_security(struct reader *r)
 	guint i;
 
 	if (r->report->layers->len == 0)
-		add_bar(r, "Not signed and not encrypted: anyone could have written or read this "
-		           "message on its way.",
+		add_bar(r,
+		        "Not signed and not encrypted: anyone could have written or read this "
+		        "message on its way.",
 		        GTK_MESSAGE_OTHER, NULL);
 	for (i = 0; i < r->report->layers->len; i++) {
 		const struct ej_layer *l = g_ptr_array_index(r->report->layers, i);
@@ -187,8 +191,9 @@ show_security(struct reader *r)
 		g_free(who);
 	}
 	if (r->report->unprotected_parts > 0)
-		add_bar(r, "Parts of this message are outside its protected part: they may have been "
-		           "added by someone else, and are not shown.",
+		add_bar(r,
+		        "Parts of this message are outside its protected part: they may have been "
+		        "added by someone else, and are not shown.",
 		        GTK_MESSAGE_ERROR, NULL);
 }
 
@@ -222,7 +227,7 @@ static void
 save_part(struct reader *r, gpointer part, const char *suggested)
 {
 	GtkFileChooserNative *fc = gtk_file_chooser_native_new(
-		"Save", r->window, GTK_FILE_CHOOSER_ACTION_SAVE, "_Save", "_Cancel");
+	    "Save", r->window, GTK_FILE_CHOOSER_ACTION_SAVE, "_Save", "_Cancel");
 	GError *e = NULL;
 
 	gtk_file_chooser_set_current_name(GTK_FILE_CHOOSER(fc), suggested);
@@ -276,7 +281,8 @@ show_message(struct reader *r)
 	for (i = 0; i < r->view->attachments->len; i++) {
 		struct mail_attachment *a = g_ptr_array_index(r->view->attachments, i);
 		GtkWidget *row = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8);
-		GtkWidget *label = gtk_label_new(NULL), *button = gtk_button_new_with_mnemonic("_Save…");
+		GtkWidget *label = gtk_label_new(NULL),
+		          *button = gtk_button_new_with_mnemonic("_Save…");
 		char *text = g_strdup_printf("%s (%s)", a->filename, a->content_type);
 		char *name = g_strdup_printf("Save attachment %s", a->filename);
 
@@ -390,11 +396,10 @@ reader_open_folder(GtkWindow *w, const char *dir)
 	for (i = 0; i < list->len; i++) {
 		const struct mail_entry *m = g_ptr_array_index(list, i);
 
-		gtk_list_store_insert_with_values(r->messages, NULL, -1, COL_SIGNED,
-		                                  m->signed_mark ? "signed" : "", COL_ENCRYPTED,
-		                                  m->encrypted_mark ? "encrypted" : "", COL_FROM, m->from,
-		                                  COL_SUBJECT, m->subject, COL_DATE, m->date, COL_PATH,
-		                                  m->path, -1);
+		gtk_list_store_insert_with_values(
+		    r->messages, NULL, -1, COL_SIGNED, m->signed_mark ? "signed" : "",
+		    COL_ENCRYPTED, m->encrypted_mark ? "encrypted" : "", COL_FROM, m->from,
+		    COL_SUBJECT, m->subject, COL_DATE, m->date, COL_PATH, m->path, -1);
 	}
 	title = g_strdup_printf("Cardseal — %s", dir);
 	gtk_window_set_title(w, title);
@@ -443,7 +448,7 @@ act_open_message(GSimpleAction *a, GVariant *p, gpointer data)
 {
 	GtkWindow *w = data;
 	GtkFileChooserNative *fc = gtk_file_chooser_native_new(
-		"Open a message", w, GTK_FILE_CHOOSER_ACTION_OPEN, "_Open", "_Cancel");
+	    "Open a message", w, GTK_FILE_CHOOSER_ACTION_OPEN, "_Open", "_Cancel");
 	GtkFileFilter *filter = gtk_file_filter_new();
 
 	(void)a;
@@ -465,7 +470,7 @@ act_open_folder(GSimpleAction *a, GVariant *p, gpointer data)
 {
 	GtkWindow *w = data;
 	GtkFileChooserNative *fc = gtk_file_chooser_native_new(
-		"Open a Maildir folder", w, GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, "_Open", "_Cancel");
+	    "Open a Maildir folder", w, GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, "_Open", "_Cancel");
 
 	(void)a;
 	(void)p;
@@ -490,8 +495,8 @@ static void
 add_column(GtkTreeView *view, const char *title, int col, gboolean expand)
 {
 	GtkCellRenderer *cell = gtk_cell_renderer_text_new();
-	GtkTreeViewColumn *c = gtk_tree_view_column_new_with_attributes(title, cell, "text", col,
-	                                                                 NULL);
+	GtkTreeViewColumn *c =
+	    gtk_tree_view_column_new_with_attributes(title, cell, "text", col, NULL);
 
 	g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_END, NULL);
 	gtk_tree_view_column_set_expand(c, expand);
@@ -503,9 +508,9 @@ GtkWindow *
 reader_window_new(GtkApplication *app)
 {
 	static const GActionEntry actions[] = {
-		{ "open-message", act_open_message, NULL, NULL, NULL, { 0 } },
-		{ "open-folder", act_open_folder, NULL, NULL, NULL, { 0 } },
-		{ "close", act_close, NULL, NULL, NULL, { 0 } },
+	    {"open-message", act_open_message, NULL, NULL, NULL, {0}},
+	    {"open-folder", act_open_folder, NULL, NULL, NULL, {0}},
+	    {"close", act_close, NULL, NULL, NULL, {0}},
 	};
 	struct reader *r = g_new0(struct reader, 1);
 	GtkTreeView *list;
@@ -513,7 +518,7 @@ reader_window_new(GtkApplication *app)
 	r->ui = csg_builder("main-window.ui");
 	r->window = GTK_WINDOW(gtk_builder_get_object(r->ui, "main_window"));
 	gtk_window_set_application(r->window, app);
-	g_object_set_data_full(G_OBJECT(r->window), "csg-reader", r, reader_free);
+	csg_window_state(GTK_WIDGET(r->window), "csg-reader", r, reader_free);
 	g_action_map_add_action_entries(G_ACTION_MAP(r->window), actions, G_N_ELEMENTS(actions),
 	                                r->window);
 	r->waiting_box = GTK_WIDGET(gtk_builder_get_object(r->ui, "waiting_box"));
@@ -538,8 +543,8 @@ reader_window_new(GtkApplication *app)
 	add_column(list, "Subject", COL_SUBJECT, TRUE);
 	add_column(list, "Date", COL_DATE, FALSE);
 	gtk_tree_view_set_search_column(list, COL_SUBJECT);
-	g_signal_connect(gtk_tree_view_get_selection(list), "changed", G_CALLBACK(on_selection_changed),
-	                 r);
+	g_signal_connect(gtk_tree_view_get_selection(list), "changed",
+	                 G_CALLBACK(on_selection_changed), r);
 	g_signal_connect(list, "row-activated", G_CALLBACK(on_row_activate), r);
 	csg_app_add_token_label(GTK_LABEL(gtk_builder_get_object(r->ui, "token_label")));
 	return r->window;

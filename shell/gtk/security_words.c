@@ -29,7 +29,8 @@ sw_layer_headline(const struct ej_layer *l)
 	if (l->encrypted) {
 		if (l->integrity_protected)
 			return g_strdup_printf("Encrypted with %s", l->cipher);
-		return g_strdup_printf("Encrypted with %s, without integrity protection", l->cipher);
+		return g_strdup_printf("Encrypted with %s, without integrity protection",
+		                       l->cipher);
 	}
 	name = ej_common_name(l->signer_subject);
 	if (name[0] != '\0' && l->signer_email[0] != '\0' && strcmp(name, l->signer_email) != 0)
@@ -68,19 +69,19 @@ sw_reason_text(const char *reason)
 	static const struct {
 		const char *name, *text;
 	} words[] = {
-		{ "expired", "A certificate has expired." },
-		{ "not-yet-valid", "A certificate is not valid yet." },
-		{ "revoked", "A certificate was revoked by its authority." },
-		{ "revocation-unknown",
-		  "Revocation unknown: no current revocation list says whether the certificate "
-		  "was withdrawn." },
-		{ "untrusted-root", "The chain does not end at an authority you trust." },
-		{ "key-usage", "The certificate is not meant for signing." },
-		{ "extended-key-usage", "The certificate is not meant for email." },
-		{ "address-mismatch", "The certificate's address is not the sender's." },
-		{ "weak-algorithm", "A weak algorithm was used (for example SHA-1 or 3DES)." },
-		{ "weak-key", "The signer's key is too short to be safe." },
-		{ "bad-signature", "The signature does not match the message." },
+	    {"expired", "A certificate has expired."},
+	    {"not-yet-valid", "A certificate is not valid yet."},
+	    {"revoked", "A certificate was revoked by its authority."},
+	    {"revocation-unknown",
+	     "Revocation unknown: no current revocation list says whether the certificate "
+	     "was withdrawn."},
+	    {"untrusted-root", "The chain does not end at an authority you trust."},
+	    {"key-usage", "The certificate is not meant for signing."},
+	    {"extended-key-usage", "The certificate is not meant for email."},
+	    {"address-mismatch", "The certificate's address is not the sender's."},
+	    {"weak-algorithm", "A weak algorithm was used (for example SHA-1 or 3DES)."},
+	    {"weak-key", "The signer's key is too short to be safe."},
+	    {"bad-signature", "The signature does not match the message."},
 	};
 	size_t i;
 

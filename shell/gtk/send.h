@@ -17,17 +17,17 @@
 #define SEND_EVENT_TOTAL 1000
 
 struct send_job {
-	struct mail_draft *draft;       /* owned */
-	struct account *account;        /* a copy, owned */
-	guint32 flags;                  /* CS_PROTECT_* (0: send as it is) */
+	struct mail_draft *draft; /* owned */
+	struct account *account;  /* a copy, owned */
+	guint32 flags;            /* CS_PROTECT_* (0: send as it is) */
 	engine_event_fn on_event;
 	GObject *event_target;
 	/* Results. */
-	int err;                        /* a CS_ERR_* from the engine, or 0 */
-	char *error_details;            /* the engine's details (the missing recipients) */
-	char *message;                  /* what went wrong otherwise, or NULL */
-	GStrv dropped;                  /* recipients the engine dropped */
-	GPtrArray *delivered;           /* char *: outbox files written */
+	int err;              /* a CS_ERR_* from the engine, or 0 */
+	char *error_details;  /* the engine's details (the missing recipients) */
+	char *message;        /* what went wrong otherwise, or NULL */
+	GStrv dropped;        /* recipients the engine dropped */
+	GPtrArray *delivered; /* char *: outbox files written */
 };
 
 void send_job_free(struct send_job *j);

@@ -17,7 +17,7 @@ enum { C_SUBJECT, C_EMAIL, C_ISSUER, C_EXPIRES, C_TOKEN, C_KEY, C_URI, C_TIP, C_
 
 /* One certificate choice (signing or encryption). */
 struct choice {
-	const char *key;                /* "sign-cert" / "encrypt-cert" */
+	const char *key; /* "sign-cert" / "encrypt-cert" */
 	GtkWidget *auto_radio, *manual_radio, *auto_label;
 	GtkTreeView *list;
 	GtkListStore *store;
@@ -30,7 +30,7 @@ struct settings_page {
 	GtkWidget *always_sign, *always_encrypt, *sign_lock_label, *encrypt_lock_label;
 	struct choice sign, encrypt;
 	struct ej_settings *current;
-	int loading;                    /* >0 while the page shows engine values: no SETTINGS_SET */
+	int loading; /* >0 while the page shows engine values: no SETTINGS_SET */
 };
 
 static struct settings_page *
@@ -77,17 +77,19 @@ fill_choice(struct settings_page *p, struct choice *c, gboolean signing)
 		    !(signing ? id->signing_usage : id->encryption_usage))
 			continue;
 		{
-			char *name = ej_common_name(id->subject), *issuer = ej_common_name(id->issuer);
+			char *name = ej_common_name(id->subject),
+			     *issuer = ej_common_name(id->issuer);
 			char *expires = ej_date(id->not_after);
-			char *key = id->key_type[0] != '\0' ? g_strdup_printf("%s (%s)", id->label, id->key_type)
-			                                     : g_strdup(id->label);
-			char *tip = g_markup_printf_escaped("%s\nissued by %s\n%s", id->subject, id->issuer,
-			                                    id->key_uri);
+			char *key = id->key_type[0] != '\0'
+			                ? g_strdup_printf("%s (%s)", id->label, id->key_type)
+			                : g_strdup(id->label);
+			char *tip = g_markup_printf_escaped("%s\nissued by %s\n%s", id->subject,
+			                                    id->issuer, id->key_uri);
 
 			gtk_list_store_insert_with_values(
-				c->store, NULL, -1, C_SUBJECT, name, C_EMAIL, id->email, C_ISSUER, issuer,
-				C_EXPIRES, expires, C_TOKEN, id->token, C_KEY, key, C_URI, id->key_uri,
-				C_TIP, tip, -1);
+			    c->store, NULL, -1, C_SUBJECT, name, C_EMAIL, id->email, C_ISSUER,
+			    issuer, C_EXPIRES, expires, C_TOKEN, id->token, C_KEY, key, C_URI,
+			    id->key_uri, C_TIP, tip, -1);
 			g_free(name);
 			g_free(issuer);
 			g_free(expires);
@@ -107,7 +109,8 @@ select_uri(struct choice *c, const char *uri)
 	gboolean more;
 
 	gtk_tree_selection_unselect_all(sel);
-	for (more = gtk_tree_model_get_iter_first(m, &it); more; more = gtk_tree_model_iter_next(m, &it)) {
+	for (more = gtk_tree_model_get_iter_first(m, &it); more;
+	     more = gtk_tree_model_iter_next(m, &it)) {
 		char *row_uri = NULL;
 
 		gtk_tree_model_get(m, &it, C_URI, &row_uri, -1);
@@ -125,8 +128,9 @@ show_choice(struct choice *c, const char *value)
 	gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(manual ? c->manual_radio : c->auto_radio),
 	                             TRUE);
 	gtk_widget_set_sensitive(GTK_WIDGET(c->list), manual);
-	gtk_label_set_text(GTK_LABEL(c->auto_label),
-	                   manual ? "" : "The engine picks a valid certificate whose key is on your smartcard.");
+	gtk_label_set_text(
+	    GTK_LABEL(c->auto_label),
+	    manual ? "" : "The engine picks a valid certificate whose key is on your smartcard.");
 	select_uri(c, manual ? value : NULL);
 }
 
@@ -164,7 +168,8 @@ show_all(struct settings_page *p)
 	if (p->current != NULL) {
 		show_choice(&p->sign, p->current->sign_cert);
 		show_choice(&p->encrypt, p->current->encrypt_cert);
-		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(p->always_sign), p->current->always_sign);
+		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(p->always_sign),
+		                             p->current->always_sign);
 		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(p->always_encrypt),
 		                             p->current->always_encrypt);
 	} else {
@@ -191,9 +196,10 @@ settings_reply(GObject *source, GAsyncResult *res, gpointer data)
 		goto out;
 	if (job->err != 0) {
 		char *why = ej_error_message(job->error_details);
-		char *text = g_strdup_printf("%s: %s",
-		                             job->type == CS_MSG_SETTINGS_SET ? "Not saved" : "Settings unavailable",
-		                             why != NULL ? why : engine_error_text(job->err));
+		char *text = g_strdup_printf(
+		    "%s: %s",
+		    job->type == CS_MSG_SETTINGS_SET ? "Not saved" : "Settings unavailable",
+		    why != NULL ? why : engine_error_text(job->err));
 
 		g_free(why);
 		gtk_label_set_text(GTK_LABEL(p->status_label), text);
@@ -209,7 +215,8 @@ settings_reply(GObject *source, GAsyncResult *res, gpointer data)
 	if (job->type == CS_MSG_SETTINGS_SET) {
 		gtk_label_set_text(GTK_LABEL(p->status_label), "Saved.");
 	} else {
-		char *text = g_strdup_printf("Settings of %s, as the engine keeps them.", job->account);
+		char *text =
+		    g_strdup_printf("Settings of %s, as the engine keeps them.", job->account);
 
 		gtk_label_set_text(GTK_LABEL(p->status_label), text);
 		g_free(text);
@@ -368,7 +375,7 @@ on_status(GtkWidget *w)
 static void
 setup_choice(struct settings_page *p, struct choice *c, const char *prefix, const char *key)
 {
-	const char *titles[] = { "Subject", "Email", "Issuer", "Expires", "Token", "Key" };
+	const char *titles[] = {"Subject", "Email", "Issuer", "Expires", "Token", "Key"};
 	char id[64];
 	guint i;
 
@@ -381,20 +388,21 @@ setup_choice(struct settings_page *p, struct choice *c, const char *prefix, cons
 	c->auto_label = widget(p, id);
 	snprintf(id, sizeof(id), "%s_list", prefix);
 	c->list = GTK_TREE_VIEW(widget(p, id));
-	c->store = gtk_list_store_new(C_N, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
-	                              G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
-	                              G_TYPE_STRING);
+	c->store =
+	    gtk_list_store_new(C_N, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+	                       G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 	gtk_tree_view_set_model(c->list, GTK_TREE_MODEL(c->store));
 	gtk_tree_view_set_tooltip_column(c->list, C_TIP);
 	g_object_unref(c->store);
 	for (i = 0; i < G_N_ELEMENTS(titles); i++) {
 		GtkCellRenderer *cell = gtk_cell_renderer_text_new();
 		GtkTreeViewColumn *col =
-			gtk_tree_view_column_new_with_attributes(titles[i], cell, "text", (int)i, NULL);
+		    gtk_tree_view_column_new_with_attributes(titles[i], cell, "text", (int)i, NULL);
 
 		g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_END, NULL);
 		gtk_tree_view_column_set_resizable(col, TRUE);
-		gtk_tree_view_column_set_expand(col, i == C_SUBJECT || i == C_ISSUER || i == C_EMAIL);
+		gtk_tree_view_column_set_expand(col,
+		                                i == C_SUBJECT || i == C_ISSUER || i == C_EMAIL);
 		gtk_tree_view_append_column(c->list, col);
 	}
 	g_signal_connect(c->auto_radio, "toggled", G_CALLBACK(on_mode_toggled), p);
@@ -418,7 +426,7 @@ settings_window_new(GtkApplication *app)
 	p->ui = csg_builder("settings.ui");
 	p->window = GTK_WINDOW(widget(p, "settings_window"));
 	gtk_window_set_application(p->window, app);
-	g_object_set_data_full(G_OBJECT(p->window), "csg-settings", p, page_free);
+	csg_window_state(GTK_WIDGET(p->window), "csg-settings", p, page_free);
 	p->account_combo = widget(p, "account_combo");
 	p->status_label = widget(p, "status_label");
 	p->always_sign = widget(p, "always_sign_check");

@@ -13,7 +13,7 @@
 gboolean
 snapshot_write(GtkApplication *app, const char *path, GError **error)
 {
-	GdkRectangle all = { 0, 0, 0, 0 }, r;
+	GdkRectangle all = {0, 0, 0, 0}, r;
 	GList *windows = gtk_window_list_toplevels(), *l;
 	GdkWindow *root = gdk_get_default_root_window();
 	GdkPixbuf *shot = NULL;

@@ -205,6 +205,12 @@ def _security_bar():
     assert bar.name == "Signed by Alice Example <alice@example.org>: valid", bar.name
     body = bob.named("Message text", pyatspi.ROLE_TEXT)
     wait("the body text", lambda: "quarterly figures are ready" in text_of(body))
+    runtime = f"{WORK}/bob/runtime"
+    assert any(d.startswith("cardseal-gtk-") for d in os.listdir(runtime)), \
+        "the plaintext is not where the man page says"
+    bob.close()
+    left = [d for d in os.listdir(runtime) if d.startswith("cardseal-gtk-")]
+    assert not left, f"the plaintext outlived the window: {left}"
 
 
 @test("reader: Details shows the chain and Install installs the sender's certificate")
