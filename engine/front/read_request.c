@@ -17,7 +17,10 @@
 #include "cs_smime.h"
 #include "daemon.h"
 #include "identities.h"
+#include "harvest.h"
 #include "json.h"
+#include "read_request.h"
+#include "settings.h"
 
 #define INSERT_TOKEN_TIMEOUT 120
 
@@ -52,8 +55,8 @@ on_progress(void *arg, uint64_t bytes)
 	(void)client_send_event(rq->cl, rq->id, CS_EVENT_PROGRESS, bytes, "");
 }
 
-static const char *
-verdict_name(enum cs_verdict v)
+const char *
+read_verdict_name(enum cs_verdict v)
 {
 	switch (v) {
 	case CS_VERDICT_VALID:
@@ -73,8 +76,8 @@ verdict_name(enum cs_verdict v)
 	}
 }
 
-static void
-json_reasons(struct cs_json *j, unsigned reasons)
+void
+read_json_reasons(struct cs_json *j, unsigned reasons)
 {
 	static const struct {
 		unsigned bit;
@@ -141,8 +144,8 @@ json_layer(struct cs_json *j, const struct read_job *job, const struct cs_layer 
 	} else {
 		cs_json_string(j, "type", "signed");
 		cs_json_bool(j, "opaque", l->opaque);
-		cs_json_string(j, "verdict", verdict_name(l->verdict));
-		json_reasons(j, l->reasons);
+		cs_json_string(j, "verdict", read_verdict_name(l->verdict));
+		read_json_reasons(j, l->reasons);
 		cs_json_string(j, "revocation", l->revocation == CS_REVOCATION_GOOD      ? "good"
 		                                : l->revocation == CS_REVOCATION_REVOKED ? "revoked"
 		                                                                         : "unknown");
@@ -172,15 +175,48 @@ json_layer(struct cs_json *j, const struct read_job *job, const struct cs_layer 
 	cs_json_object_end(j);
 }
 
+/* What READ recorded from the message (harvest), or why it did not. */
+static void
+json_harvest(struct cs_json *j, int enabled, const struct harvest_result *h)
+{
+	size_t i;
+
+	cs_json_bool(j, "harvest", enabled);
+	cs_json_array_begin(j, "harvested");
+	for (i = 0; h != NULL && i < h->n; i++) {
+		if (h->items[i].outcome != CS_RECORD_RECORDED)
+			continue;
+		cs_json_object_begin(j, NULL);
+		cs_json_string(j, "address", h->items[i].address);
+		cs_json_string(j, "fingerprint",
+		               h->items[i].fingerprint[0] != '\0' ? h->items[i].fingerprint : NULL);
+		cs_json_string(j, "signer_fingerprint", h->items[i].signer_fingerprint);
+		cs_json_object_end(j);
+	}
+	cs_json_array_end(j);
+	cs_json_array_begin(j, "not_harvested");
+	for (i = 0; h != NULL && i < h->n; i++) {
+		if (h->items[i].outcome == CS_RECORD_RECORDED)
+			continue;
+		cs_json_object_begin(j, NULL);
+		cs_json_string(j, "address", h->items[i].address);
+		cs_json_string(j, "signer_fingerprint", h->items[i].signer_fingerprint);
+		cs_json_string(j, "reason", harvest_outcome_reason(h->items[i].outcome));
+		cs_json_object_end(j);
+	}
+	cs_json_array_end(j);
+}
+
 static int
-report_json(const struct read_job *job, const struct cs_read_report *rep, struct cs_buf *out)
+report_json(const struct read_job *job, const struct cs_read_report *rep, int harvest,
+            const struct harvest_result *h, struct cs_buf *out)
 {
 	struct cs_json j;
 	size_t i;
 
 	cs_json_init(&j, out);
 	cs_json_object_begin(&j, NULL);
-	cs_json_string(&j, "verdict", verdict_name(rep->verdict));
+	cs_json_string(&j, "verdict", read_verdict_name(rep->verdict));
 	cs_json_string(&j, "from", rep->from);
 	if (rep->sender[0] != '\0')
 		cs_json_string(&j, "sender", rep->sender);
@@ -189,12 +225,14 @@ report_json(const struct read_job *job, const struct cs_read_report *rep, struct
 	for (i = 0; i < rep->n_layers; i++)
 		json_layer(&j, job, &rep->layers[i]);
 	cs_json_array_end(&j);
+	if (harvest >= 0)
+		json_harvest(&j, harvest, h);
 	cs_json_object_end(&j);
 	return cs_json_finish(&j);
 }
 
 /*
- * VERIFY_DATA wants the signed content itself; READ writes it as a message
+ * VERIFY_DATA and DECRYPT_DATA want the content itself; READ writes it as a message
  * whose only header is "MIME-Version: 1.0". This filter drops exactly that
  * leading header block (and nothing if the output does not start with it).
  */
@@ -329,58 +367,127 @@ handle_read(struct request *rq)
 	BIO_free(in);
 }
 
-void
-read_request_run(struct request *rq, BIO *in, enum read_mode mode)
+/*
+ * Reads in to out with the user's identities (job->ids, listed here) and
+ * the engine's trust. The caller sets the keyd context.
+ */
+static int
+read_core(struct request *rq, BIO *in, BIO *out, struct read_job *job, struct cs_read_report *rep)
 {
 	struct daemon *d = rq->cl->d;
-	struct read_job job;
 	struct cs_read_opts opts;
-	struct cs_read_report rep;
 	struct cs_identity *idents = NULL;
 	struct key_arg *args = NULL;
-	struct keyd_op_context ctx;
 	STACK_OF(X509) *intermediates = NULL;
-	struct cs_buf json;
-	BIO *out = NULL;
 	size_t i;
 	int r;
 
-	memset(&job, 0, sizeof(job));
-	memset(&rep, 0, sizeof(rep));
 	memset(&opts, 0, sizeof(opts));
-	cs_buf_init(&json, CS_PROTO_MAX_FRAME - 64);
-	job.rq = rq;
-	job.used_identity = -1;
-	request_set_keyd_context(rq, &ctx, "Decrypt a message you received");
-	if ((r = front_identities(d, &job.ids, &job.n_ids)) != 0)
+	job->rq = rq;
+	job->used_identity = -1;
+	if ((r = front_identities(d, &job->ids, &job->n_ids)) != 0)
 		goto out;
-	idents = calloc(job.n_ids + 1, sizeof(*idents));
-	args = calloc(job.n_ids + 1, sizeof(*args));
+	idents = calloc(job->n_ids + 1, sizeof(*idents));
+	args = calloc(job->n_ids + 1, sizeof(*args));
 	if (idents == NULL || args == NULL) {
 		r = CS_ERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < job.n_ids; i++) {
-		args[i].job = &job;
+	for (i = 0; i < job->n_ids; i++) {
+		args[i].job = job;
 		args[i].index = i;
-		idents[i].cert = job.ids[i].cert;
+		idents[i].cert = job->ids[i].cert;
 		idents[i].get_key = get_key;
 		idents[i].arg = &args[i];
 	}
 	(void)cs_store_all_certs(d->store, &intermediates);
 	opts.identities = idents;
-	opts.n_identities = job.n_ids;
+	opts.n_identities = job->n_ids;
 	opts.trust = d->trust;
 	opts.have_crls = d->have_crls;
 	opts.intermediates = intermediates;
 	opts.progress = on_progress;
 	opts.progress_arg = rq;
+	r = cs_read(in, out, &opts, rep);
+out:
+	sk_X509_pop_free(intermediates, X509_free);
+	free(idents);
+	free(args);
+	return r;
+}
+
+int
+read_request_report(struct request *rq, BIO *in, BIO *out, struct cs_read_report *rep,
+                    struct front_identity **ret_ids, size_t *ret_n)
+{
+	struct keyd_op_context ctx;
+	struct read_job job;
+	int r;
+
+	memset(&job, 0, sizeof(job));
+	memset(rep, 0, sizeof(*rep));
+	request_set_keyd_context(rq, &ctx, "Decrypt a message you received");
+	r = read_core(rq, in, out, &job, rep);
+	keyd_client_set_thread_context(NULL);
+	*ret_ids = job.ids;
+	*ret_n = job.n_ids;
+	return r;
+}
+
+/*
+ * Harvest after READ, when the account the message was sent to says so.
+ * Its failures are logged, never READ's: the message was read.
+ */
+static int
+harvest_after_read(struct request *rq, const struct read_job *job,
+                   const struct cs_read_report *rep, struct harvest_result *h)
+{
+	struct account_settings s;
+	size_t i;
+	int any = 0, enabled, r;
+
+	for (i = 0; i < rep->n_layers; i++)
+		any |= rep->layers[i].kind == CS_LAYER_SIGNED &&
+		       rep->layers[i].verdict == CS_VERDICT_VALID;
+	if (!any)
+		return -1;
+	if ((r = settings_get(rq->cl->d, harvest_account(rep, job->ids, job->n_ids), &s)) != 0) {
+		cs_log(LOG_WARNING, "client %u: READ: settings unreadable, nothing harvested: %s",
+		       rq->cl->id, cs_strerror(r));
+		return 0;
+	}
+	enabled = s.harvest != 0;
+	account_settings_clear(&s);
+	if (enabled &&
+	    (r = harvest_layers(rq->cl->d, rep, job->ids, job->n_ids, CS_SOURCE_HARVESTED, h)) != 0)
+		cs_log(LOG_WARNING, "client %u: READ: harvesting failed: %s", rq->cl->id,
+		       cs_strerror(r));
+	return enabled;
+}
+
+void
+read_request_run(struct request *rq, BIO *in, enum read_mode mode)
+{
+	struct read_job job;
+	struct cs_read_report rep;
+	struct harvest_result harvested;
+	struct keyd_op_context ctx;
+	struct cs_buf json;
+	BIO *out = NULL;
+	int harvest = -1, r;
+
+	memset(&job, 0, sizeof(job));
+	memset(&rep, 0, sizeof(rep));
+	memset(&harvested, 0, sizeof(harvested));
+	cs_buf_init(&json, CS_PROTO_MAX_FRAME - 64);
+	request_set_keyd_context(rq, &ctx, "Decrypt a message you received");
+	/* The data modes return the content itself, as it was signed or encrypted. */
 	if ((out = request_output_bio(rq, 0)) == NULL ||
 	    (mode != READ_MAIL && (out = strip_mime_version(out)) == NULL)) {
 		r = CS_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = cs_read(in, out, &opts, &rep)) != 0)
+	if ((r = read_core(rq, in, out, &job, &rep)) != 0)
 		goto out;
 	if (mode != READ_MAIL)
 		forgive_address(&rep);
@@ -389,7 +496,11 @@ read_request_run(struct request *rq, BIO *in, enum read_mode mode)
 		r = CS_ERR_BAD_FORMAT;          /* not encrypted data */
 		goto out;
 	}
-	if ((r = request_end_stream(rq, 0)) != 0 || (r = report_json(&job, &rep, &json)) != 0)
+	/* Only mail has a sender whose address the signer matched. */
+	if (mode == READ_MAIL)
+		harvest = harvest_after_read(rq, &job, &rep, &harvested);
+	if ((r = request_end_stream(rq, 0)) != 0 ||
+	    (r = report_json(&job, &rep, harvest, &harvested, &json)) != 0)
 		goto out;
 out:
 	keyd_client_set_thread_context(NULL);
@@ -405,9 +516,6 @@ out:
 		cs_log(LOG_INFO, "client %u: READ failed: %s", rq->cl->id, cs_strerror(r));
 	BIO_free_all(out);
 	cs_read_report_clear(&rep);
-	sk_X509_pop_free(intermediates, X509_free);
-	free(idents);
-	free(args);
 	front_identities_free(job.ids, job.n_ids);
 	cs_buf_clear(&json);
 }

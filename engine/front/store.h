@@ -1,13 +1,17 @@
 /*
  * The certificate store: SQLite under the engine's data directory
- * (store.sqlite), every write in a transaction. For now it holds
- * correspondents' certificates imported by the user, found by address; the
- * fuller store (harvesting, the user's identities, settings) grows here.
+ * (store.sqlite), every write in a transaction. It holds correspondents'
+ * certificates (imported, harvested from valid signed mail, or installed
+ * from a message) found by address, what each signer's mail said about
+ * itself (capabilities, encryption-key preference, signing time; keyed by
+ * the signer's public key, the newest signing time winning), and the user's
+ * own identities, remembered after their card is out or they expired.
  */
 #ifndef CS_STORE_H
 #define CS_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/x509.h>
 
@@ -59,6 +63,87 @@ int cs_store_all_certs(struct cs_store *s, STACK_OF(X509) **ret_certs);
  */
 struct sqlite3;
 struct sqlite3 *cs_store_db(struct cs_store *s);
+
+/* Where a correspondent's certificate came from. */
+enum cs_cert_source {
+	CS_SOURCE_IMPORTED = 0,     /* cardseal certs import */
+	CS_SOURCE_HARVESTED,        /* from valid signed mail read (the harvest setting on) */
+	CS_SOURCE_INSTALLED,        /* the user installed it from a message (CERTS_INSTALL) */
+};
+
+/* What a valid signed message says about its signer (RFC 8551 2.7.1). */
+struct cs_store_signer {
+	X509 *signer;               /* the record's key is its public key */
+	X509 *encryption_cert;      /* the resolved encryption certificate; may be NULL */
+	STACK_OF(X509) *chain;      /* intermediates worth keeping; may be NULL */
+	const char *address;        /* the sender's address the signer matched */
+	const unsigned char *capabilities;  /* SMIMECapabilities DER; may be NULL */
+	size_t capabilities_len;
+	int64_t signing_time;       /* 0 when the message had none */
+	enum cs_cert_source source;
+};
+
+/* How far ahead of the clock a signing time may be before a record is refused. */
+#define CS_STORE_MAX_FUTURE (24 * 3600)
+
+enum cs_record_outcome {
+	CS_RECORD_RECORDED = 0,     /* written: new, or newer than what was known */
+	CS_RECORD_OLDER,            /* a newer signing time is on record: the record stands
+	                               (installed certificates still go in, harvested ones not) */
+	CS_RECORD_FUTURE,           /* signed more than a day ahead of now: nothing written */
+};
+
+/*
+ * Records a signer in one transaction: its certificate, its encryption
+ * certificate and chain (source h->source), and the record keyed by its
+ * public key with capabilities and signing time, unless a record with a
+ * newer signing time exists or the signing time is more than
+ * CS_STORE_MAX_FUTURE after now. Returns 0 and *ret_outcome, or CS_ERR_*.
+ */
+int cs_store_record_signer(struct cs_store *s, const struct cs_store_signer *h, int64_t now,
+                           enum cs_record_outcome *ret_outcome);
+
+/*
+ * The fingerprint of the encryption certificate addr's newest signer record
+ * prefers ("" when none). Returns 0 or CS_ERR_IO.
+ */
+int cs_store_preferred(struct cs_store *s, const char *addr, char ret_fp[65]);
+
+/* A stored correspondent certificate with what the store knows about it. */
+struct cs_store_cert {
+	char fingerprint[65];
+	X509 *cert;
+	char source[16];            /* "imported", "harvested", "installed" */
+	long long added;            /* seconds since the epoch */
+	int has_record;             /* a signer record names it (as signer or encryption cert) */
+	int64_t signing_time;       /* of the newest such record */
+	unsigned char *capabilities;    /* its SMIMECapabilities DER, or NULL */
+	size_t capabilities_len;
+};
+
+void cs_store_certs_free(struct cs_store_cert *certs, size_t n);
+
+/* Every stored certificate naming addr (all of them when addr is NULL or ""), oldest first. */
+int cs_store_list(struct cs_store *s, const char *addr, struct cs_store_cert **ret_certs,
+                  size_t *ret_n);
+
+/*
+ * The certificate with this SHA-256 fingerprint (hex; colons and case
+ * forgiven): a correspondent's, or one of the user's identities. Returns 0
+ * and a new reference, CS_ERR_INVALID_ARG (not a fingerprint) or
+ * CS_ERR_NOT_FOUND.
+ */
+int cs_store_get(struct cs_store *s, const char *fingerprint, X509 **ret_cert);
+
+/*
+ * Removes a correspondent certificate and the signer records naming it, in
+ * one transaction. CS_ERR_PERMISSION for one of the user's own identities
+ * (they stay remembered), CS_ERR_NOT_FOUND, CS_ERR_INVALID_ARG.
+ */
+int cs_store_remove(struct cs_store *s, const char *fingerprint);
+
+/* SHA-256 of the certificate's DER as 64 lowercase hex digits. */
+int cs_cert_fingerprint(X509 *cert, char hex[65]);
 
 /* The emails a certificate names (SAN rfc822Name, then subject emailAddress); caller frees. */
 STACK_OF(OPENSSL_STRING) *cs_cert_emails(X509 *cert);

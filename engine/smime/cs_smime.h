@@ -112,6 +112,18 @@ enum cs_layer_kind {
 
 #define CS_READ_MAX_LAYERS 8
 
+/* The form of a signer's SMIMEEncryptionKeyPreference attribute (RFC 8551 2.5.3). */
+enum cs_key_pref {
+	CS_KEY_PREF_NONE = 0,       /* no attribute */
+	CS_KEY_PREF_ISSUER_SERIAL,  /* issuerAndSerialNumber [0] */
+	CS_KEY_PREF_RKEYID,         /* receipentKeyId [1] */
+	CS_KEY_PREF_SKI,            /* subjectAltKeyIdentifier [2] */
+	CS_KEY_PREF_UNREADABLE,     /* present but malformed or of an unknown form */
+};
+
+/* To and Cc addresses of the outer message kept in the report. */
+#define CS_READ_MAX_RECIPIENTS 32
+
 struct cs_layer {
 	enum cs_layer_kind kind;
 	/* encrypted */
@@ -130,6 +142,22 @@ struct cs_layer {
 	int64_t signing_time;       /* seconds since the epoch, 0 if absent; reported, not trusted */
 	char digest[32];            /* "SHA256" ... */
 	int weak;                   /* SHA-1, MD5, RSA < 2048, DSA, 3DES, RC2 met */
+	/*
+	 * What a correspondent's certificate store records from this layer
+	 * (RFC 8551 2.7.1), from the signer that decided the verdict:
+	 */
+	STACK_OF(X509) *certs;      /* every certificate the SignedData carried; owned */
+	/*
+	 * The encryption certificate: the one its SMIMEEncryptionKeyPreference
+	 * names (looked up among certs and opts->intermediates), or, without
+	 * that attribute, the signer's own when its key usage allows
+	 * encryption. NULL when none (the preference names a certificate
+	 * nobody sent). Owned.
+	 */
+	X509 *encryption_cert;
+	enum cs_key_pref encryption_pref;   /* which form the attribute took, if any */
+	uint8_t *capabilities;      /* the SMIMECapabilities attribute value (DER); owned, OPENSSL_free */
+	size_t capabilities_len;
 };
 
 struct cs_read_report {
@@ -139,6 +167,9 @@ struct cs_read_report {
 	int unprotected_parts;      /* parts beside the top-level protected entity (EFAIL, wrapping) */
 	char from[256];             /* From: address of the outer message */
 	char sender[256];
+	/* To and Cc addresses of the outer message, in order (the first CS_READ_MAX_RECIPIENTS). */
+	char recipients[CS_READ_MAX_RECIPIENTS][256];
+	size_t n_recipients;
 };
 
 /* Frees what a report owns (certificates, chains). */

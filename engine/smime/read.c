@@ -137,6 +137,22 @@ write_innermost(struct rd_ctx *c, struct rd_in *in, const struct rd_headers *h)
 	}
 }
 
+/* Appends the addresses of the field name to the report's recipients. */
+static int
+add_recipients(struct rd_ctx *c, const char *name)
+{
+	struct cs_read_report *rep = c->report;
+	char *v = NULL;
+	int r;
+
+	if ((r = rd_header_get(&c->top, name, &v)) != 0)
+		return r;
+	rep->n_recipients += rd_addr_list(v, rep->recipients + rep->n_recipients,
+	                                  CS_READ_MAX_RECIPIENTS - rep->n_recipients);
+	free(v);
+	return 0;
+}
+
 /* From and Sender of the message, for the report and the signer-address check. */
 static int
 read_addresses(struct rd_ctx *c)
@@ -158,7 +174,10 @@ read_addresses(struct rd_ctx *c)
 		snprintf(c->report->sender, sizeof(c->report->sender), "%s", c->addrs[c->n_addrs]);
 	c->n_addrs += n;
 	free(v);
-	return 0;
+	/* To and Cc: only reported (the engine finds the account a message was sent to). */
+	if ((r = add_recipients(c, "To")) != 0)
+		return r;
+	return add_recipients(c, "Cc");
 }
 
 int
@@ -207,6 +226,9 @@ cs_read_report_clear(struct cs_read_report *r)
 	for (i = 0; i < r->n_layers && i < CS_READ_MAX_LAYERS; i++) {
 		X509_free(r->layers[i].signer_cert);
 		sk_X509_pop_free(r->layers[i].chain, X509_free);
+		sk_X509_pop_free(r->layers[i].certs, X509_free);
+		X509_free(r->layers[i].encryption_cert);
+		OPENSSL_free(r->layers[i].capabilities);
 	}
 	memset(r, 0, sizeof(*r));
 }

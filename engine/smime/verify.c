@@ -292,6 +292,10 @@ struct signer_eval {
 	int64_t signing_time;
 	char digest[32];
 	int weak;
+	X509 *enc_cert;
+	enum cs_key_pref pref;
+	uint8_t *caps;
+	size_t caps_len;
 };
 
 static void
@@ -299,6 +303,8 @@ signer_eval_free(struct signer_eval *e)
 {
 	X509_free(e->cert);
 	sk_X509_pop_free(e->chain, X509_free);
+	X509_free(e->enc_cert);
+	OPENSSL_free(e->caps);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -440,7 +446,7 @@ signature_ok(CMS_ContentInfo *cms, CMS_SignerInfo *si, struct vfy_digests *d)
 static STACK_OF(X509_CRL) *
 all_crls(X509_STORE *store, CMS_ContentInfo *cms)
 {
-	STACK_OF(X509_CRL) *crls = CMS_get1_crls(cms);
+	STACK_OF(X509_CRL) *crls = cms != NULL ? CMS_get1_crls(cms) : NULL;
 	STACK_OF(X509_OBJECT) *objs;
 	int i;
 
@@ -459,12 +465,16 @@ all_crls(X509_STORE *store, CMS_ContentInfo *cms)
 	return crls;
 }
 
+/*
+ * The path of cert now: anchors and (with have_crls) CRLs from trust, the
+ * message's certificates and CRLs when cms is not NULL, and extra untrusted
+ * certificates. Problems go to st; *ret_chain is the chain as built.
+ */
 static int
-eval_path(const struct vfy_ctx *v, CMS_ContentInfo *cms, X509 *signer, struct signer_eval *e,
-          struct path_state *st)
+check_path(X509_STORE *trust, int have_crls, CMS_ContentInfo *cms, STACK_OF(X509) *extra,
+           X509 *cert, struct path_state *st, STACK_OF(X509) **ret_chain)
 {
-	const struct cs_read_opts *o = v->opts;
-	X509_STORE *store = o->trust, *empty = NULL;
+	X509_STORE *store = trust, *empty = NULL;
 	X509_STORE_CTX *ctx = NULL;
 	STACK_OF(X509) *untrusted = NULL;
 	unsigned long crl_flags = X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
@@ -473,16 +483,17 @@ eval_path(const struct vfy_ctx *v, CMS_ContentInfo *cms, X509 *signer, struct si
 	STACK_OF(X509_CRL) *crls = NULL;
 	int r = CS_ERR_NOMEM;
 
+	*ret_chain = NULL;
 	if (store == NULL && (store = empty = X509_STORE_new()) == NULL)
 		goto out;
-	if ((untrusted = CMS_get1_certs(cms)) == NULL && (untrusted = sk_X509_new_null()) == NULL)
+	if ((cms == NULL || (untrusted = CMS_get1_certs(cms)) == NULL) &&
+	    (untrusted = sk_X509_new_null()) == NULL)
 		goto out;
-	if (o->intermediates != NULL &&
-	    !X509_add_certs(untrusted, o->intermediates,
-	                    X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
+	if (extra != NULL &&
+	    !X509_add_certs(untrusted, extra, X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
 		goto out;
 	if ((ctx = X509_STORE_CTX_new()) == NULL ||
-	    !X509_STORE_CTX_init(ctx, store, signer, untrusted))
+	    !X509_STORE_CTX_init(ctx, store, cert, untrusted))
 		goto out;
 	/*
 	 * RFC 5280 policy processing (any policy acceptable, none required):
@@ -497,7 +508,7 @@ eval_path(const struct vfy_ctx *v, CMS_ContentInfo *cms, X509 *signer, struct si
 		goto out;
 	}
 	/* The caller's store may carry CRL flags or not; have_crls decides. */
-	if (o->have_crls) {
+	if (have_crls) {
 		X509_STORE_CTX_set_flags(ctx, crl_flags);
 		/*
 		 * OpenSSL's store lookup finds CRLs by the certificate's issuer name
@@ -512,7 +523,7 @@ eval_path(const struct vfy_ctx *v, CMS_ContentInfo *cms, X509 *signer, struct si
 	X509_STORE_CTX_set_verify_cb(ctx, path_cb);
 	if (X509_verify_cert(ctx) < 0)
 		st->reasons |= CS_REASON_UNTRUSTED_ROOT;
-	e->chain = X509_STORE_CTX_get1_chain(ctx);
+	*ret_chain = X509_STORE_CTX_get1_chain(ctx);
 	r = 0;
 out:
 	ERR_clear_error();
@@ -521,6 +532,172 @@ out:
 	sk_X509_pop_free(untrusted, X509_free);
 	X509_STORE_free(empty);
 	return r;
+}
+
+static int
+eval_path(const struct vfy_ctx *v, CMS_ContentInfo *cms, X509 *signer, struct signer_eval *e,
+          struct path_state *st)
+{
+	return check_path(v->opts->trust, v->opts->have_crls, cms, v->opts->intermediates, signer,
+	                  st, &e->chain);
+}
+
+int
+vfy_cert_status(X509_STORE *trust, int have_crls, STACK_OF(X509) *untrusted, X509 *cert,
+                unsigned *ret_reasons, enum cs_revocation *ret_revocation)
+{
+	struct path_state st;
+	STACK_OF(X509) *chain = NULL;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	*ret_reasons = 0;
+	*ret_revocation = CS_REVOCATION_UNKNOWN;
+	if ((r = check_path(trust, have_crls, NULL, untrusted, cert, &st, &chain)) != 0)
+		return r;
+	sk_X509_pop_free(chain, X509_free);
+	*ret_reasons = st.reasons;
+	if (st.revoked) {
+		*ret_reasons |= CS_REASON_REVOKED;
+		*ret_revocation = CS_REVOCATION_REVOKED;
+	} else if (have_crls && !st.revocation_unknown &&
+	           !(st.reasons & CS_REASON_UNTRUSTED_ROOT)) {
+		*ret_revocation = CS_REVOCATION_GOOD;
+	} else {
+		*ret_reasons |= CS_REASON_REVOCATION_UNKNOWN;
+	}
+	return 0;
+}
+
+/* The SMIMECapabilities attribute's value as DER (*ret NULL when absent). */
+static int
+smime_caps(CMS_SignerInfo *si, uint8_t **ret, size_t *ret_len)
+{
+	X509_ATTRIBUTE *a;
+	ASN1_TYPE *t;
+	unsigned char *der = NULL;
+	int idx, len;
+
+	*ret = NULL;
+	*ret_len = 0;
+	if ((idx = CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities, -1)) < 0 ||
+	    (a = CMS_signed_get_attr(si, idx)) == NULL ||
+	    (t = X509_ATTRIBUTE_get0_type(a, 0)) == NULL || t->type != V_ASN1_SEQUENCE)
+		return 0;
+	if ((len = i2d_ASN1_TYPE(t, &der)) <= 0)
+		return CS_ERR_NOMEM;
+	*ret = der;
+	*ret_len = (size_t)len;
+	return 0;
+}
+
+/* Whether x's key may encrypt (keyEncipherment or keyAgreement, or no keyUsage at all). */
+static int
+ku_allows_encryption(X509 *x)
+{
+	uint32_t ku = X509_get_key_usage(x);
+
+	return ku == UINT32_MAX || (ku & (KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT)) != 0;
+}
+
+/* The first certificate of a, then b, that issuer/serial or key id name (a new reference). */
+static X509 *
+find_named(STACK_OF(X509) *a, STACK_OF(X509) *b, const X509_NAME *issuer,
+           const ASN1_INTEGER *serial, const unsigned char *kid, int kid_len)
+{
+	STACK_OF(X509) *lists[2] = {a, b};
+	const ASN1_OCTET_STRING *ski;
+	X509 *x;
+	int l, i;
+
+	for (l = 0; l < 2; l++) {
+		for (i = 0; lists[l] != NULL && i < sk_X509_num(lists[l]); i++) {
+			x = sk_X509_value(lists[l], i);
+			if (issuer != NULL) {
+				if (X509_NAME_cmp(X509_get_issuer_name(x), issuer) != 0 ||
+				    ASN1_INTEGER_cmp(X509_get0_serialNumber(x), serial) != 0)
+					continue;
+			} else {
+				ski = X509_get0_subject_key_id(x);
+				if (ski == NULL || ASN1_STRING_length(ski) != kid_len ||
+				    memcmp(ASN1_STRING_get0_data(ski), kid, (size_t)kid_len) != 0)
+					continue;
+			}
+			return X509_up_ref(x) == 1 ? x : NULL;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * SMIMEEncryptionKeyPreference (RFC 8551 2.5.3), from a module with
+ * IMPLICIT TAGS: [0] constructed holding an IssuerAndSerialNumber's
+ * fields, [1] constructed holding a RecipientKeyIdentifier's (the key id
+ * first), or [2] primitive holding the key id's octets. The certificate it
+ * names is looked up among the message's certificates, then the caller's.
+ */
+static void
+encryption_pref(const struct vfy_ctx *v, CMS_SignerInfo *si, STACK_OF(X509) *certs,
+                struct signer_eval *e)
+{
+	X509_ATTRIBUTE *a;
+	ASN1_TYPE *t;
+	unsigned char *der = NULL;
+	const unsigned char *p, *end;
+	X509_NAME *issuer = NULL;
+	ASN1_INTEGER *serial = NULL;
+	ASN1_OCTET_STRING *kid = NULL;
+	long len;
+	int idx, der_len, tag, cls, ret;
+
+	if ((idx = CMS_signed_get_attr_by_NID(si, NID_id_smime_aa_encrypKeyPref, -1)) < 0) {
+		e->pref = CS_KEY_PREF_NONE;
+		/* No preference: the signer's own certificate, if it may encrypt. */
+		if (e->cert != NULL && ku_allows_encryption(e->cert) && X509_up_ref(e->cert) == 1)
+			e->enc_cert = e->cert;
+		return;
+	}
+	e->pref = CS_KEY_PREF_UNREADABLE;
+	if ((a = CMS_signed_get_attr(si, idx)) == NULL ||
+	    (t = X509_ATTRIBUTE_get0_type(a, 0)) == NULL || (der_len = i2d_ASN1_TYPE(t, &der)) <= 0)
+		goto out;
+	p = der;
+	ret = ASN1_get_object(&p, &len, &tag, &cls, der_len);
+	if ((ret & 0x80) != 0 || cls != V_ASN1_CONTEXT_SPECIFIC)
+		goto out;
+	end = p + len;
+	switch (tag) {
+	case 0:
+		if ((ret & V_ASN1_CONSTRUCTED) == 0 ||
+		    (issuer = d2i_X509_NAME(NULL, &p, end - p)) == NULL ||
+		    (serial = d2i_ASN1_INTEGER(NULL, &p, end - p)) == NULL)
+			goto out;
+		e->pref = CS_KEY_PREF_ISSUER_SERIAL;
+		e->enc_cert = find_named(certs, v->opts->intermediates, issuer, serial, NULL, 0);
+		break;
+	case 1:
+		if ((ret & V_ASN1_CONSTRUCTED) == 0 ||
+		    (kid = d2i_ASN1_OCTET_STRING(NULL, &p, end - p)) == NULL)
+			goto out;
+		e->pref = CS_KEY_PREF_RKEYID;
+		e->enc_cert = find_named(certs, v->opts->intermediates, NULL, NULL,
+		                         ASN1_STRING_get0_data(kid), ASN1_STRING_length(kid));
+		break;
+	case 2:
+		if ((ret & V_ASN1_CONSTRUCTED) != 0 || len <= 0 || len > 64)
+			goto out;
+		e->pref = CS_KEY_PREF_SKI;
+		e->enc_cert = find_named(certs, v->opts->intermediates, NULL, NULL, p, (int)len);
+		break;
+	default:
+		break;
+	}
+out:
+	ERR_clear_error();
+	X509_NAME_free(issuer);
+	ASN1_INTEGER_free(serial);
+	ASN1_OCTET_STRING_free(kid);
+	OPENSSL_free(der);
 }
 
 static int
@@ -552,6 +729,14 @@ eval_signer(const struct vfy_ctx *v, CMS_ContentInfo *cms, CMS_SignerInfo *si,
 	}
 	X509_up_ref(signer);
 	e->cert = signer;
+	if ((r = smime_caps(si, &e->caps, &e->caps_len)) != 0)
+		return r;
+	{
+		STACK_OF(X509) *certs = CMS_get1_certs(cms);
+
+		encryption_pref(v, si, certs, e);
+		sk_X509_pop_free(certs, X509_free);
+	}
 	sig_ok = signature_ok(cms, si, d);
 	ERR_clear_error();
 	e->reasons |= weak_key(pk);
@@ -607,8 +792,15 @@ vfy_signed(const struct vfy_ctx *v, CMS_ContentInfo *cms, struct vfy_digests *d,
 
 	memset(&best, 0, sizeof(best));
 	memset(&cur, 0, sizeof(cur));
-	/* Signer certificates from the caller's store first, then from the message. */
-	(void)CMS_set1_signers_certs(cms, v->opts->intermediates, 0);
+	/*
+	 * Signer certificates from the message first, then (for a message that
+	 * carries none) from the caller's store. The store now holds harvested
+	 * certificates too: one with the same issuer and serial but another key
+	 * (a reissued certificate) must not make the sender's own signature look
+	 * changed. Signers already resolved are left alone by the second call.
+	 */
+	(void)CMS_set1_signers_certs(cms, NULL, 0);
+	(void)CMS_set1_signers_certs(cms, v->opts->intermediates, CMS_NOINTERN);
 	ERR_clear_error();
 	sis = CMS_get0_SignerInfos(cms);
 	for (i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
@@ -641,6 +833,16 @@ vfy_signed(const struct vfy_ctx *v, CMS_ContentInfo *cms, struct vfy_digests *d,
 	layer->signing_time = best.signing_time;
 	memcpy(layer->digest, best.digest, sizeof(layer->digest));
 	layer->weak = best.weak;
+	layer->encryption_cert = best.enc_cert;
+	layer->encryption_pref = best.pref;
+	layer->capabilities = best.caps;
+	layer->capabilities_len = best.caps_len;
+	best.enc_cert = NULL;
+	best.caps = NULL;
+	if ((layer->certs = CMS_get1_certs(cms)) == NULL)
+		layer->certs = sk_X509_new_null();
+	if (layer->certs == NULL)
+		r = CS_ERR_NOMEM;
 out:
 	ERR_clear_error();
 	signer_eval_free(&cur);

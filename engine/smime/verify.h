@@ -70,6 +70,16 @@ struct vfy_ctx {
 int vfy_signed(const struct vfy_ctx *v, CMS_ContentInfo *cms, struct vfy_digests *d,
                struct cs_layer *layer);
 
+/*
+ * The path of one certificate now (a correspondent's, before encrypting to
+ * it): anchors and, with have_crls, the CRLs of trust; untrusted may offer
+ * intermediates. *ret_reasons gets CS_REASON_EXPIRED, _NOT_YET_VALID,
+ * _UNTRUSTED_ROOT, _REVOKED and _REVOCATION_UNKNOWN bits as they apply.
+ * Returns 0 or CS_ERR_NOMEM.
+ */
+int vfy_cert_status(X509_STORE *trust, int have_crls, STACK_OF(X509) *untrusted, X509 *cert,
+                    unsigned *ret_reasons, enum cs_revocation *ret_revocation);
+
 /* Verdicts from best to worst, for picking signers and the report's overall verdict. */
 int vfy_verdict_rank(enum cs_verdict v);
 

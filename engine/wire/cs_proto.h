@@ -22,12 +22,16 @@
  *
  *   The certificate store, settings and policy (small requests: one frame each way):
  *   CERTS_LIST    c->s str address ("" = every certificate) -> OK: str json {"certs":[...]}
+ *                     (with an address also "choice": the recipient choice explained)
  *   CERTS_EXPORT  c->s str fingerprint (SHA-256, hex)       -> OK: str json {"pem":"..."}
- *   CERTS_REMOVE  c->s str fingerprint                      -> OK: str json
- *   CERTS_INSTALL c->s u32 flags, then a signed message as DATA
- *                     -> OK: str json {"installed":[{"address":..,"fingerprint":..}],...}
+ *   CERTS_REMOVE  c->s str fingerprint                      -> OK: str json {"removed":..}
+ *                     (ERROR PERMISSION for one of the user's own identities)
+ *   CERTS_INSTALL c->s u32 flags (none yet), then a signed message as DATA (no DATA back)
+ *                     -> OK: str json {"installed":[{"address":..,"fingerprint":..,
+ *                        "subject":..}],"verdict":..}
  *                     Installs the sender's encryption certificate from the message,
- *                     whatever the harvest setting says.
+ *                     whatever the harvest setting says, when a signature is valid;
+ *                     else ERROR (details: error, verdict, reasons).
  *   CERTS_CHOOSE  c->s str account, u32 n, n x str recipient address
  *                     -> OK: str json: the signer and each recipient's certificate as
  *                        PROTECT would choose them now, and why (or why none)

@@ -167,6 +167,147 @@ print_report(FILE *out, const char *json)
 	if (json_object_object_get_ex(root, "unprotected_parts", &signer) &&
 	    json_object_get_int(signer) > 0)
 		fprintf(out, "WARNING: parts of this message are outside the protected part\n");
+	layers = array(root, "harvested");
+	for (i = 0; layers != NULL && i < json_object_array_length(layers); i++) {
+		json_object *h = json_object_array_get_idx(layers, i);
+
+		fprintf(out, "Certificate of %s remembered for encrypting to them\n", str(h, "address"));
+	}
+	layers = array(root, "not_harvested");
+	for (i = 0; layers != NULL && i < json_object_array_length(layers); i++) {
+		json_object *h = json_object_array_get_idx(layers, i);
+
+		fprintf(out, "Certificate of %s not remembered: %s\n", str(h, "address"),
+		        str(h, "reason"));
+	}
+	json_object_put(root);
+}
+
+/* A string array as "a, b, c" (or dflt when absent, null or empty). */
+static void
+print_list(FILE *out, json_object *o, const char *key, const char *dflt)
+{
+	json_object *a = array(o, key);
+	size_t i;
+
+	if (a == NULL || json_object_array_length(a) == 0) {
+		fprintf(out, "%s", dflt);
+		return;
+	}
+	for (i = 0; i < json_object_array_length(a); i++)
+		fprintf(out, "%s%s", i > 0 ? ", " : "",
+		        json_object_get_string(json_object_array_get_idx(a, i)));
+}
+
+/* CERTS_LIST's "choice" for one address: what encryption would use, and why not the others. */
+static void
+print_choice(FILE *out, json_object *choice)
+{
+	json_object *chosen, *rejected = array(choice, "rejected");
+	size_t i;
+
+	if (json_object_object_get_ex(choice, "chosen", &chosen))
+		fprintf(out, "Encryption to %s uses %s\n  (%s, %s, revocation %s)\n",
+		        str(choice, "address"), str(chosen, "fingerprint"), str(chosen, "source"),
+		        str(chosen, "trust"), str(chosen, "revocation"));
+	else
+		fprintf(out, "No usable encryption certificate for %s\n", str(choice, "address"));
+	for (i = 0; rejected != NULL && i < json_object_array_length(rejected); i++) {
+		json_object *c = json_object_array_get_idx(rejected, i);
+
+		fprintf(out, "  not used: %s (", str(c, "fingerprint"));
+		print_list(out, c, "reasons", "");
+		fprintf(out, ")\n");
+	}
+	fprintf(out, "\n");
+}
+
+void
+print_certs(FILE *out, const char *json)
+{
+	json_object *root = json_tokener_parse(json), *certs, *v;
+	size_t i;
+
+	if (root == NULL) {
+		fprintf(out, "%s\n", json);
+		return;
+	}
+	if (json_object_object_get_ex(root, "choice", &v))
+		print_choice(out, v);
+	certs = array(root, "certs");
+	if (certs == NULL || json_object_array_length(certs) == 0)
+		fprintf(out, "no certificates\n");
+	for (i = 0; certs != NULL && i < json_object_array_length(certs); i++) {
+		json_object *c = json_object_array_get_idx(certs, i);
+
+		fprintf(out, "%s%s%s\n", i > 0 ? "\n" : "", str(c, "subject"),
+		        flag(c, "preferred") ? "  [used for encryption]" : "");
+		fprintf(out, "  fingerprint  %s\n", str(c, "fingerprint"));
+		fprintf(out, "  emails       ");
+		print_list(out, c, "emails", "-");
+		fprintf(out, "\n  issuer       %s\n", str(c, "issuer"));
+		fprintf(out, "  valid        %s to %s\n", str(c, "not_before"), str(c, "not_after"));
+		fprintf(out, "  key          %s", str(c, "key_type"));
+		if (json_object_object_get_ex(c, "key_bits", &v))
+			fprintf(out, " %d bits", json_object_get_int(v));
+		if (str(c, "curve")[0] != '\0')
+			fprintf(out, " (%s)", str(c, "curve"));
+		fprintf(out, "; usage ");
+		print_list(out, c, "key_usage", "any");
+		fprintf(out, "\n  source       %s", str(c, "source"));
+		if (flag(c, "own"))
+			fprintf(out, " (your identity on %s)", str(c, "token_label"));
+		fprintf(out, "\n");
+		if (str(c, "signing_time")[0] != '\0')
+			fprintf(out, "  last signed  %s\n", str(c, "signing_time"));
+		if (array(c, "capabilities") != NULL) {
+			fprintf(out, "  accepts      ");
+			print_list(out, c, "capabilities", "");
+			fprintf(out, "\n");
+		}
+	}
+	json_object_put(root);
+}
+
+void
+print_install(FILE *out, const char *json)
+{
+	json_object *root = json_tokener_parse(json), *installed;
+	size_t i;
+
+	if (root == NULL) {
+		fprintf(out, "%s\n", json);
+		return;
+	}
+	installed = array(root, "installed");
+	for (i = 0; installed != NULL && i < json_object_array_length(installed); i++) {
+		json_object *c = json_object_array_get_idx(installed, i);
+
+		fprintf(out, "installed for %s: %s\n  fingerprint %s\n", str(c, "address"),
+		        str(c, "subject"), str(c, "fingerprint"));
+	}
+	json_object_put(root);
+}
+
+void
+print_error_details(FILE *out, const char *details)
+{
+	json_object *root = details != NULL ? json_tokener_parse(details) : NULL;
+
+	if (root == NULL)
+		return;
+	if (str(root, "error")[0] != '\0')
+		fprintf(out, "cardseal: %s\n", str(root, "error"));
+	if (str(root, "verdict")[0] != '\0') {
+		fprintf(out, "cardseal: signature by %s: %s\n", str(root, "signer"),
+		        verdict_words(str(root, "verdict")));
+		if (array(root, "reasons") != NULL &&
+		    json_object_array_length(array(root, "reasons")) > 0) {
+			fprintf(out, "cardseal: reasons: ");
+			print_list(out, root, "reasons", "");
+			fprintf(out, "\n");
+		}
+	}
 	json_object_put(root);
 }
 

@@ -612,3 +612,30 @@ cs_client_subscribe(struct cs_client *c, const volatile int *stop)
 	}
 	return 0;
 }
+
+/* CERTS_INSTALL sends no content back: any DATA is a protocol error. */
+static int
+no_output(void *arg, uint32_t stream)
+{
+	(void)arg;
+	(void)stream;
+	return CS_ERR_PROTOCOL;
+}
+
+int
+cs_client_certs_install(struct cs_client *c, uint32_t flags, int in_fd, char **ret_json)
+{
+	struct cs_client_outputs outputs = { no_output, NULL };
+	struct cs_buf b, reply;
+	int r;
+
+	*ret_json = NULL;
+	cs_buf_init(&b, 0);
+	cs_buf_init(&reply, CS_PROTO_MAX_FRAME);
+	if ((r = cs_buf_put_u32(&b, flags)) == 0 &&
+	    (r = stream_request(c, CS_MSG_CERTS_INSTALL, &b, in_fd, &outputs, &reply)) == 0)
+		r = json_reply(&reply, ret_json);
+	cs_buf_clear(&b);
+	cs_buf_clear(&reply);
+	return r;
+}

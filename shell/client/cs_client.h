@@ -74,6 +74,13 @@ int cs_client_read(struct cs_client *c, uint32_t flags, int in_fd, int out_fd, c
 int cs_client_data(struct cs_client *c, uint8_t type, uint32_t flags, const char *account,
                    const char *const *recipients, int in_fd, int out_fd, char **ret_json);
 
+/*
+ * CERTS_INSTALL: a signed message from in_fd (uploaded like READ; nothing
+ * comes back but the reply); the engine installs the sender's encryption
+ * certificate if a signature is valid. *ret_json: the reply.
+ */
+int cs_client_certs_install(struct cs_client *c, uint32_t flags, int in_fd, char **ret_json);
+
 /* SUBSCRIBE: token events to the callback until *stop is set (checked every 200 ms). */
 int cs_client_subscribe(struct cs_client *c, const volatile int *stop);
 
