@@ -243,9 +243,7 @@ engine_job_run_sync(struct engine_job *job)
 		r = run_protect(c, job, in_fd);
 		break;
 	case ENGINE_OP_INSTALL:
-		/* CERTS_INSTALL's body is "u32 flags, then DATA": the data request's shape. */
-		r = cs_client_data(c, CS_MSG_CERTS_INSTALL, job->flags, NULL, NULL, in_fd, -1,
-		                   &job->json);
+		r = cs_client_certs_install(c, job->flags, in_fd, &job->json);
 		break;
 	default:
 		r = CS_ERR_INVALID_ARG;

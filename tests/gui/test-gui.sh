@@ -97,7 +97,8 @@ else
 fi
 
 # Bob installs certificates only when he asks (Install), so that the test can tell.
-as bob -q settings set --account bob@example.org --harvest no >/dev/null 2>&1
+harvest_off=0
+as bob -q settings set --account bob@example.org --harvest no >/dev/null 2>&1 && harvest_off=1
 
 # The fixture messages: alice signs and encrypts to bob (and to herself).
 as alice -q certs import "$CS_PKI/bob-rsa.cert.pem" >/dev/null
@@ -123,7 +124,7 @@ openssl pkcs12 -in "$CS_PKI/bob-rsa.p12" -passin "pass:$CS_P12_PASSWORD" -nodes 
 	-out "$work/bob-key.pem" 2>/dev/null
 
 export CS_GUI_WORK=$work CS_GUI_SHELL=$gtk CS_GUI_CARDSEAL=$cardseal CS_GUI_FAULTCTL=$faultctl
-export CS_GUI_POLICY_ENGINE=$policy_engine
+export CS_GUI_POLICY_ENGINE=$policy_engine CS_GUI_HARVEST_OFF=$harvest_off
 export CS_GUI_SCREENSHOTS=${CS_GUI_SCREENSHOTS:-$PWD/screenshots}
 mkdir -p "$CS_GUI_SCREENSHOTS"
 # No window manager: windows place themselves; the screen is big enough for them side by side.
