@@ -383,6 +383,7 @@ send_now(struct composer *c, guint32 extra_flags)
 	j->account->outbox = g_strdup(a->outbox);
 	j->draft = g_new0(struct mail_draft, 1);
 	j->draft->from = account_from_header(a);
+	j->draft->domain = g_strdup(strchr(a->address, '@') + 1);
 	j->draft->to = g_strdup(gtk_entry_get_text(GTK_ENTRY(c->to_entry)));
 	j->draft->cc = g_strdup(gtk_entry_get_text(GTK_ENTRY(c->cc_entry)));
 	j->draft->subject = g_strdup(gtk_entry_get_text(GTK_ENTRY(c->subject_entry)));

@@ -277,6 +277,7 @@ mail_draft_free(struct mail_draft *d)
 	if (d == NULL)
 		return;
 	g_free(d->from);
+	g_free(d->domain);
 	g_free(d->to);
 	g_free(d->cc);
 	g_free(d->bcc);
@@ -342,7 +343,7 @@ mail_draft_write(const struct mail_draft *d, const char *path, GError **error)
 	GMimeMultipart *mixed = NULL;
 	GMimeStream *out = NULL;
 	GDateTime *now = g_date_time_new_now_local();
-	char *id = g_mime_utils_generate_message_id("cardseal.invalid");
+	char *id = g_mime_utils_generate_message_id(d->domain != NULL ? d->domain : "localhost");
 	gboolean ok = FALSE;
 	guint i;
 
