@@ -51,6 +51,7 @@ void mail_entry_free(struct mail_entry *e);
 /* The message the composer hands to PROTECT. */
 struct mail_draft {
 	char *from;          /* "Name <address>" */
+	char *domain;        /* for the Message-ID: the sender's domain */
 	char *to, *cc, *bcc; /* address lists as typed */
 	char *subject;
 	char *body;
