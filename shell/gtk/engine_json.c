@@ -491,3 +491,17 @@ ej_date(const char *iso)
 
 	return t != NULL ? g_strndup(iso, (gsize)(t - iso)) : g_strdup(iso != NULL ? iso : "");
 }
+
+gboolean
+ej_choice_parse(const char *json, const char *which, char **ret_uri, char **ret_message)
+{
+	json_object *root = parse_object(json), *o = object(root, which);
+	const char *uri = str2(o, "chosen", NULL), *message = str2(o, "message", NULL);
+	gboolean ok = o != NULL && (uri[0] != '\0' || message[0] != '\0');
+
+	*ret_uri = ok && uri[0] != '\0' ? g_strdup(uri) : NULL;
+	*ret_message = ok && uri[0] == '\0' ? g_strdup(message) : NULL;
+	if (root != NULL)
+		json_object_put(root);
+	return ok;
+}

@@ -108,6 +108,13 @@ void ej_settings_free(struct ej_settings *s);
 struct ej_policy *ej_policy_parse(const char *json);
 void ej_policy_free(struct ej_policy *p);
 
+/*
+ * CERTS_CHOOSE's answer for the signer ("signer") or the encryption
+ * certificate ("encryption"): the chosen key URI in *ret_uri, or NULL and
+ * the engine's reason in *ret_message. FALSE when the reply says neither.
+ */
+gboolean ej_choice_parse(const char *json, const char *which, char **ret_uri, char **ret_message);
+
 /* CERTS_LIST: struct ej_cert * (free the array). */
 GPtrArray *ej_certs_parse(const char *json);
 

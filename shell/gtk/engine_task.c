@@ -93,6 +93,28 @@ engine_job_certs_list(const char *address)
 	return json_job(CS_MSG_CERTS_LIST, s);
 }
 
+struct engine_job *
+engine_job_certs_choose(const char *account, const char *const *recipients)
+{
+	struct engine_job *job = engine_job_new(ENGINE_OP_JSON);
+	struct cs_buf b;
+	uint32_t n = 0, i;
+	int r;
+
+	while (recipients != NULL && recipients[n] != NULL)
+		n++;
+	cs_buf_init(&b, CS_PROTO_MAX_FRAME);
+	r = cs_buf_put_str(&b, account);
+	if (r == 0)
+		r = cs_buf_put_u32(&b, n);
+	for (i = 0; r == 0 && i < n; i++)
+		r = cs_buf_put_str(&b, recipients[i]);
+	job->type = CS_MSG_CERTS_CHOOSE;
+	job->body = r == 0 ? g_bytes_new(b.data, b.len) : g_bytes_new(NULL, 0);
+	cs_buf_clear(&b);
+	return job;
+}
+
 /* An event on its way to the UI thread. */
 struct event_msg {
 	engine_event_fn fn;

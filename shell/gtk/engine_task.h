@@ -51,6 +51,9 @@ struct engine_job *engine_job_settings_get(const char *account);
 struct engine_job *engine_job_settings_set(const char *account, const char *key, const char *value);
 struct engine_job *engine_job_policy_get(void);
 struct engine_job *engine_job_certs_list(const char *address);
+/* CERTS_CHOOSE: which certificates PROTECT would use now for account and recipients (NULL-ended).
+ */
+struct engine_job *engine_job_certs_choose(const char *account, const char *const *recipients);
 
 /*
  * Runs job in a worker thread; done is called in the UI thread with source

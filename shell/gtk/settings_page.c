@@ -33,6 +33,8 @@ struct settings_page {
 	int loading; /* >0 while the page shows engine values: no SETTINGS_SET */
 };
 
+static void ask_choice(struct settings_page *p);
+
 static struct settings_page *
 page_of(gpointer w)
 {
@@ -222,9 +224,78 @@ settings_reply(GObject *source, GAsyncResult *res, gpointer data)
 		g_free(text);
 	}
 	show_all(p);
+	ask_choice(p);
 out:
 	engine_job_free(job);
 	g_object_unref(w);
+}
+
+/* The identity's words for a key URI from the last STATUS ("alice-sign-rsa (RSA) on alice-card").
+ */
+static char *
+identity_words(const char *uri)
+{
+	const struct ej_status *st = csg_app()->status;
+	guint i;
+
+	for (i = 0; st != NULL && i < st->identities->len; i++) {
+		const struct ej_cert *id = g_ptr_array_index(st->identities, i);
+
+		if (g_strcmp0(id->key_uri, uri) == 0)
+			return g_strdup_printf("%s%s%s%s on %s", id->label,
+			                       id->key_type[0] ? " (" : "", id->key_type,
+			                       id->key_type[0] ? ")" : "", id->token);
+	}
+	return g_strdup(uri);
+}
+
+static void
+show_chosen(struct choice *c, const char *json, const char *which)
+{
+	char *uri = NULL, *message = NULL, *words, *text;
+
+	if (!ej_choice_parse(json, which, &uri, &message))
+		return;
+	words = uri != NULL ? identity_words(uri) : NULL;
+	text = uri != NULL ? g_strdup_printf("In use now: %s.", words)
+	                   : g_strdup_printf("None usable: %s.", message);
+	gtk_label_set_text(GTK_LABEL(c->auto_label), text);
+	gtk_widget_set_tooltip_text(c->auto_label, text);
+	g_free(text);
+	g_free(words);
+	g_free(uri);
+	g_free(message);
+}
+
+/* CERTS_CHOOSE: which certificates the engine would use now, in the labels beside the choices. */
+static void
+choose_reply(GObject *source, GAsyncResult *res, gpointer data)
+{
+	GtkWindow *w = data;
+	struct settings_page *p = page_of(w);
+	struct engine_job *job = engine_run_finish(res);
+
+	(void)source;
+	/* An engine without CERTS_CHOOSE leaves the labels as they are. */
+	if (p != NULL && job->err == 0 && g_strcmp0(job->account, account_address(p)) == 0) {
+		show_chosen(&p->sign, job->json, "signer");
+		show_chosen(&p->encrypt, job->json, "encryption");
+	}
+	engine_job_free(job);
+	g_object_unref(w);
+}
+
+static void
+ask_choice(struct settings_page *p)
+{
+	const char *address = account_address(p);
+	struct engine_job *job;
+
+	if (address == NULL)
+		return;
+	job = engine_job_certs_choose(address, NULL);
+	job->account = g_strdup(address);
+	engine_run(job, choose_reply, g_object_ref(p->window));
 }
 
 static void
