@@ -440,6 +440,8 @@ on_row_activate(GtkTreeView *view, GtkTreePath *path, GtkTreeViewColumn *col, gp
 	gtk_tree_model_get(model, &it, COL_PATH, &file, -1);
 	if (file != NULL)
 		reader_open_message(r->window, file);
+	/* Show which message is open; the selection handler sees it is open already. */
+	gtk_tree_selection_select_iter(gtk_tree_view_get_selection(view), &it);
 	g_free(file);
 }
 
