@@ -307,8 +307,12 @@ load_settings(struct settings_page *p)
 	ej_settings_free(p->current);
 	p->current = NULL;
 	show_all(p);
-	if (address == NULL)
+	if (address == NULL) {
+		gtk_label_set_text(GTK_LABEL(p->status_label),
+		                   "No account yet: insert your smartcard, or list your accounts in "
+		                   "~/.config/cardseal/accounts.conf (see cardseal-gtk(1)).");
 		return;
+	}
 	job = engine_job_settings_get(address);
 	job->account = g_strdup(address);
 	engine_run(job, settings_reply, g_object_ref(p->window));
