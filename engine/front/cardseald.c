@@ -25,6 +25,7 @@
 #include "cs_provider.h"
 #include "daemon.h"
 #include "identities.h"
+#include "policy.h"
 
 static int stop_pipe[2] = { -1, -1 };
 
@@ -42,13 +43,15 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	        "Usage: cardseald [--config FILE] [--socket PATH] [--foreground]\n"
+	        "Usage: cardseald [--config FILE] [--socket PATH] [--policy FILE] [--foreground]\n"
 	        "\n"
 	        "The Cardseal engine: S/MIME with keys on smartcards. Clients (cardseal,\n"
 	        "cardseal-gtk) start it on demand; see cardseald(8) and cardseald.conf(5).\n"
 	        "  --config FILE   configuration (default $XDG_CONFIG_HOME/cardseal/cardseald.conf\n"
 	        "                  when it exists)\n"
 	        "  --socket PATH   listen here instead of the configured socket\n"
+	        "  --policy FILE   the admin policy instead of " CS_POLICY_DEFAULT_PATH ", for tests:\n"
+	        "                  root's file, and refused while that one exists\n"
 	        "  --foreground    stay attached; log to stderr instead of syslog\n"
 	        "  -h, --help      this text\n");
 }
@@ -185,7 +188,8 @@ start_keyd(struct daemon *d)
 	o.cache_ttl = d->cfg.cache_ttl;
 	o.pin_timeout = d->cfg.pin_timeout;
 	o.data_dir = d->cfg.store;
-	o.confirm_signatures = d->cfg.confirm_signatures;
+	/* The user may ask for confirmations; the policy may insist on them. */
+	o.confirm_signatures = d->cfg.confirm_signatures || policy_current()->confirm_signatures;
 	if ((r = keyd_client_start(&o, &d->keyd)) != 0)
 		return r;
 	keyd_client_backend(d->keyd, &d->backend);
@@ -222,12 +226,14 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "policy", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d;
-	const char *config = NULL, *socket_path = NULL;
-	char err[512], default_config[PATH_MAX];
+	const char *config = NULL, *socket_path = NULL, *policy_path = NULL;
+	struct cs_policy policy;
+	char err[PATH_MAX + 512], default_config[PATH_MAX];
 	struct sigaction sa;
 	int c, r, lock_fd = -1, status = 1;
 
@@ -243,6 +249,9 @@ main(int argc, char **argv)
 			break;
 		case 'f':
 			d.foreground = 1;
+			break;
+		case 'p':
+			policy_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -274,6 +283,19 @@ main(int argc, char **argv)
 		cs_log(LOG_ERR, "%s", err);
 		goto out;
 	}
+	/*
+	 * An admin policy that cannot be trusted (not root's, writable by others)
+	 * or read (malformed) stops the engine: running without it would ignore
+	 * the administrator, and guessing a stricter one would fail in ways
+	 * nobody could explain. The log says why.
+	 */
+	if ((r = cs_policy_load(policy_path, &policy, err, sizeof(err))) != 0) {
+		cs_log(LOG_ERR, "admin policy: %s: refusing to start", err);
+		goto out;
+	}
+	if (policy.source[0] != '\0')
+		cs_log(LOG_INFO, "admin policy from %s", policy.source);
+	policy_install(&policy);
 	if (socket_path != NULL) {
 		free(d.cfg.socket);
 		if ((d.cfg.socket = strdup(socket_path)) == NULL)

@@ -20,7 +20,10 @@
 #include "headers.h"
 #include "identities.h"
 #include "json.h"
+#include "own_choice.h"
+#include "policy.h"
 #include "recipients.h"
+#include "settings.h"
 
 #define INSERT_TOKEN_TIMEOUT 120
 
@@ -42,20 +45,50 @@ reply_json_simple(struct request *rq, const char *key, const char *value)
 	return r;
 }
 
-/* The account's identity for purpose, present tokens preferred. */
-static struct front_identity *
-find_own(struct front_identity *ids, size_t n, const char *account, int purpose)
+/*
+ * The admin policy's allow-raw-cms: scripts' CMS operations bypass the
+ * per-message rules (require signed, require encrypted), so the policy can
+ * turn them off. Returns 1 (and answers) when refused.
+ */
+static int
+raw_cms_refused(struct request *rq, const char *what)
 {
-	struct front_identity *best = NULL;
-	size_t i;
+	char message[160];
 
-	for (i = 0; i < n; i++) {
-		if (!cert_usable(ids[i].cert, account[0] != '\0' ? account : NULL, purpose))
-			continue;
-		if (best == NULL || (ids[i].present && !best->present))
-			best = &ids[i];
+	if (policy_current()->allow_raw_cms)
+		return 0;
+	snprintf(message, sizeof(message), "the admin policy (allow-raw-cms = no) forbids %s", what);
+	policy_send_refusal(rq, "allow-raw-cms", message);
+	return 1;
+}
+
+/*
+ * The account's own identity for purpose, chosen as PROTECT chooses (the
+ * account's setting, automatic or manual, and the policy). Answers the
+ * request and returns 1 when there is none.
+ */
+static int
+find_own(struct request *rq, struct front_identity *ids, size_t n, const char *account,
+         int purpose, struct front_identity **ret)
+{
+	struct account_settings s;
+	struct own_choice choice;
+	int r;
+
+	*ret = NULL;
+	if ((r = settings_get(rq->cl->d, account, &s)) != 0)
+		return r;
+	r = own_choose(rq->cl->d, ids, n, account, purpose,
+	               purpose == CERT_FOR_SIGNING ? s.sign_cert : s.encrypt_cert, &choice, NULL);
+	account_settings_clear(&s);
+	if (r != 0)
+		return r;
+	if (choice.id == NULL) {
+		own_choice_send_error(rq, &choice);
+		return 1;
 	}
-	return best;
+	*ret = choice.id;
+	return 0;
 }
 
 void
@@ -77,16 +110,13 @@ handle_sign_data(struct request *rq)
 	cs_reader_init(&rd, rq->body, rq->body_len);
 	flags = cs_read_u32(&rd);
 	cs_read_str(&rd, CS_PROTO_MAX_STR, &account);
-	if ((r = cs_reader_finish(&rd)) != 0)
+	if ((r = cs_reader_finish(&rd)) != 0 || (r = raw_cms_refused(rq, "SIGN_DATA")) != 0)
 		goto out;
 	snprintf(summary, sizeof(summary), "Sign data (CMS) as %s", account[0] ? account : "you");
 	request_set_keyd_context(rq, &ctx, summary);
-	if ((r = front_identities(d, &ids, &n_ids)) != 0)
+	if ((r = front_identities(d, &ids, &n_ids)) != 0 ||
+	    (r = find_own(rq, ids, n_ids, account, CERT_FOR_SIGNING, &signer)) != 0)
 		goto out;
-	if ((signer = find_own(ids, n_ids, account, CERT_FOR_SIGNING)) == NULL) {
-		r = CS_ERR_NO_KEY;
-		goto out;
-	}
 	if ((r = front_identity_key(d, signer, INSERT_TOKEN_TIMEOUT, &key)) != 0)
 		goto out;
 	chain = front_chain(d, signer->cert);
@@ -108,7 +138,7 @@ out:
 	if (r == CS_ERR_INTERNAL && keyd_client_thread_error() != 0)
 		r = keyd_client_thread_error();
 	keyd_client_set_thread_context(NULL);
-	if (r != 0)
+	if (r < 0)
 		client_send_error(rq->cl, rq->id, r, NULL);
 	ERR_clear_error();
 	CMS_ContentInfo_free(cms);
@@ -118,6 +148,22 @@ out:
 	BIO_free(out);
 	front_identities_free(ids, n_ids);
 	free(account);
+}
+
+/* The content cipher against the policy, as PROTECT checks it; 1 (answered) when refused. */
+static int
+cipher_refused(struct request *rq, uint32_t flags)
+{
+	const char *policy = NULL;
+	char message[160];
+	unsigned alg = (flags & CS_DATA_CBC) ? POLICY_ENC_AES256_CBC : POLICY_ENC_AES256_GCM;
+
+	if (policy_cipher_negotiable(policy_current(), alg, &policy))
+		return 0;
+	snprintf(message, sizeof(message), "the admin policy (%s) does not allow %s here", policy,
+	         alg == POLICY_ENC_AES256_CBC ? "AES-256-CBC" : "AES-256-GCM");
+	policy_send_refusal(rq, policy, message);
+	return 1;
 }
 
 void
@@ -144,15 +190,16 @@ handle_encrypt_data(struct request *rq)
 		r = recips == NULL ? CS_ERR_NOMEM : CS_ERR_TOO_LARGE;
 		goto out;
 	}
+	if ((r = raw_cms_refused(rq, "ENCRYPT_DATA")) != 0 ||
+	    (r = cipher_refused(rq, flags)) != 0)
+		goto out;
 	request_set_keyd_context(rq, &ctx, "Encrypt data");
 	if ((r = front_identities(d, &ids, &n_ids)) != 0)
 		goto out;
 	/* The account, when named, can read what it encrypts. */
 	if (account != NULL && account[0] != '\0') {
-		if ((own = find_own(ids, n_ids, account, CERT_FOR_ENCRYPTION)) == NULL) {
-			r = CS_ERR_NO_KEY;
+		if ((r = find_own(rq, ids, n_ids, account, CERT_FOR_ENCRYPTION, &own)) != 0)
 			goto out;
-		}
 		if (X509_up_ref(own->cert) != 1 || !sk_X509_push(recips, own->cert)) {
 			r = CS_ERR_NOMEM;
 			goto out;
@@ -243,6 +290,8 @@ read_der(struct request *rq, int decrypt)
 	cs_reader_init(&rd, rq->body, rq->body_len);
 	(void)cs_read_u32(&rd);         /* flags: none defined yet */
 	cs_buf_init(&head, 0);
+	if (raw_cms_refused(rq, decrypt ? "DECRYPT_DATA" : "VERIFY_DATA"))
+		goto out;
 	if ((r = cs_reader_finish(&rd)) == 0)
 		r = cs_buf_put(&head, decrypt ? decrypt_head : verify_head,
 		               decrypt ? sizeof(decrypt_head) - 1 : sizeof(verify_head) - 1);
@@ -253,6 +302,7 @@ read_der(struct request *rq, int decrypt)
 		read_request_run(rq, in, decrypt ? READ_DECRYPT_DATA : READ_VERIFY_DATA);
 	else
 		client_send_error(rq->cl, rq->id, r, NULL);
+out:
 	BIO_free(in);
 	BIO_free(upload);
 	cs_buf_clear(&head);

@@ -10,6 +10,7 @@
 #include "cs_proto.h"
 #include "daemon.h"
 #include "json.h"
+#include "policy.h"
 
 /* keyd's events, as the client's protocol names them. */
 static void
@@ -196,6 +197,10 @@ handle_status(struct request *rq)
 		json_identity(&j, &ids[i]);
 	}
 	cs_json_array_end(&j);
+	/* The shells lock their Sign and Encrypt toggles from this. */
+	cs_json_object_begin(&j, "policy");
+	policy_json(policy_current(), &j);
+	cs_json_object_end(&j);
 	cs_json_object_end(&j);
 	r = cs_json_finish(&j);
 out:

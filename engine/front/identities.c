@@ -22,6 +22,7 @@ front_identities_free(struct front_identity *ids, size_t n)
 		free(ids[i].key_uri);
 		free(ids[i].token_label);
 		free(ids[i].token_serial);
+		free(ids[i].module);
 		X509_free(ids[i].cert);
 	}
 	free(ids);
@@ -122,8 +123,15 @@ front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_
 		ids[n].cert = kept[i].cert;
 		memset(&kept[i], 0, sizeof(kept[i]));
 		for (j = 0; j < n_live; j++) {
-			if (strcmp(live[j].key_uri, ids[n].key_uri) == 0)
-				ids[n].present = 1;
+			if (strcmp(live[j].key_uri, ids[n].key_uri) != 0)
+				continue;
+			ids[n].present = 1;
+			ids[n].key_flags = live[j].flags;
+			/* Taken, not copied: the live list is freed below. */
+			if (ids[n].module == NULL) {
+				ids[n].module = live[j].module;
+				live[j].module = NULL;
+			}
 		}
 	}
 	*ret_ids = ids;

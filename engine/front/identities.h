@@ -20,6 +20,9 @@ struct front_identity {
 	char *token_serial;
 	X509 *cert;
 	int present;            /* its token is there now */
+	/* Known only while its token is present (keyd reports them): */
+	char *module;           /* the PKCS#11 module's path, or NULL */
+	unsigned key_flags;     /* CS_KID_* */
 };
 
 void front_identities_free(struct front_identity *ids, size_t n);

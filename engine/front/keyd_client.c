@@ -462,6 +462,7 @@ keyd_identities_free(struct keyd_identity *ids, size_t n)
 		free(ids[i].token_label);
 		free(ids[i].token_serial);
 		free(ids[i].cert_der);
+		free(ids[i].module);
 	}
 	free(ids);
 }
@@ -480,6 +481,7 @@ read_identity(struct cs_reader *rd, struct keyd_identity *id)
 	cs_read_str(rd, CS_KEYD_MAX_STR, &id->token_serial);
 	id->key_type = cs_read_u8(rd);
 	id->flags = cs_read_u8(rd);
+	cs_read_str(rd, CS_KEYD_MAX_STR, &id->module);
 	if (rd->failed != 0)
 		return rd->failed;
 	if ((id->cert_der = malloc(der_len + 1)) == NULL)

@@ -54,6 +54,7 @@ struct keyd_identity {
 	size_t cert_len;
 	int key_type;               /* 1 RSA, 2 EC */
 	unsigned flags;             /* CS_KID_* */
+	char *module;               /* the PKCS#11 module's path, as keyd loaded it */
 };
 
 void keyd_identities_free(struct keyd_identity *ids, size_t n);

@@ -21,7 +21,10 @@
 #include "headers.h"
 #include "identities.h"
 #include "json.h"
+#include "own_choice.h"
+#include "policy.h"
 #include "recipients.h"
+#include "settings.h"
 #include "spill.h"
 
 #define INSERT_TOKEN_TIMEOUT 120
@@ -45,6 +48,8 @@ struct protect_job {
 	STACK_OF(X509) *chain;
 	STACK_OF(X509) *peer_certs; /* owned certificates the recipients use */
 	char summary[1024];
+	/* What was applied and why (the reply says so). */
+	const char *sign_because, *encrypt_because, *cipher_because;
 };
 
 static void
@@ -53,28 +58,6 @@ on_progress(void *arg, uint64_t bytes)
 	struct request *rq = arg;
 
 	(void)client_send_event(rq->cl, rq->id, CS_EVENT_PROGRESS, bytes, "");
-}
-
-/* The account's identity whose certificate is usable for purpose (present ones first). */
-static struct front_identity *
-own_identity(struct protect_job *job, int purpose)
-{
-	struct front_identity *best = NULL;
-	size_t i;
-
-	for (i = 0; i < job->n_ids; i++) {
-		struct front_identity *id = &job->ids[i];
-
-		if (!cert_usable(id->cert, job->account, purpose))
-			continue;
-		/* Prefer a key whose card is in; then RSA (what every peer reads); then the newest. */
-		if (best == NULL || (id->present && !best->present) ||
-		    (id->present == best->present &&
-		     EVP_PKEY_get_base_id(X509_get0_pubkey(id->cert)) == EVP_PKEY_RSA &&
-		     EVP_PKEY_get_base_id(X509_get0_pubkey(best->cert)) != EVP_PKEY_RSA))
-			best = id;
-	}
-	return best;
 }
 
 /* A recipient's encryption certificate (owned by job->peer_certs), or NULL. */
@@ -251,11 +234,108 @@ summarize(struct protect_job *job)
 	return 0;
 }
 
+/*
+ * One per-message toggle. want: -1 (the account's default), 0 or 1 (the
+ * request's). The policy may lock it at its required value, or require it
+ * on; a request that asks otherwise is refused, never silently overridden.
+ * Returns 0 with *ret_on and *ret_because, or the policy key that refuses.
+ */
+static const char *
+toggle(int want, int account_default, int locked, int required, const char *require_key,
+       const char *default_key, int *ret_on, const char **ret_because)
+{
+	if (locked) {
+		*ret_on = required;
+		*ret_because = "policy lock-toggles";
+		return want != -1 && want != required ? "lock-toggles" : NULL;
+	}
+	if (want == -1) {
+		*ret_on = account_default || required;
+		*ret_because = account_default ? default_key : required ? require_key : default_key;
+		return NULL;
+	}
+	*ret_on = want;
+	*ret_because = "request";
+	return required && !want ? require_key + strlen("policy ") : NULL;
+}
+
+/*
+ * What this message gets: sign and encrypt from the request, or from the
+ * account's defaults when the request gives neither; then the policy's
+ * requirements and locks, and the content cipher it allows.
+ */
+static int
+decide(struct protect_job *job, const struct account_settings *s)
+{
+	const struct cs_policy *p = policy_current();
+	uint32_t f = job->flags;
+	int is_explicit = (f & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT)) != 0;
+	int want_sign = is_explicit ? (f & CS_PROTECT_SIGN) != 0 : (f & CS_PROTECT_NO_SIGN) ? 0 : -1;
+	int want_enc = is_explicit ? (f & CS_PROTECT_ENCRYPT) != 0
+	                           : (f & CS_PROTECT_NO_ENCRYPT) ? 0 : -1;
+	const char *refused;
+	char message[256];
+	int sign, enc;
+
+	refused = toggle(want_sign, s->always_sign, p->lock_sign, p->require_signed,
+	                 "policy require-signed", "account always-sign", &sign, &job->sign_because);
+	if (refused == NULL)
+		refused = toggle(want_enc, s->always_encrypt, p->lock_encrypt, p->require_encrypted,
+		                 "policy require-encrypted", "account always-encrypt", &enc,
+		                 &job->encrypt_because);
+	if (refused != NULL) {
+		snprintf(message, sizeof(message), "the admin policy (%s) requires this message to be %s",
+		         refused,
+		         strcmp(refused, "require-signed") == 0      ? "signed"
+		         : strcmp(refused, "require-encrypted") == 0 ? "encrypted"
+		                                                     : "protected as the policy locks it");
+		policy_send_refusal(job->rq, refused, message);
+		return 1;       /* answered */
+	}
+	if (!sign && !enc) {
+		struct cs_buf out;
+		struct cs_json j;
+
+		/* Sending it unprotected is the client's business, not PROTECT's. */
+		cs_buf_init(&out, 0);
+		cs_json_init(&j, &out);
+		cs_json_object_begin(&j, NULL);
+		cs_json_string(&j, "message", "nothing to do: neither the request nor the account's "
+		                              "defaults ask to sign or encrypt");
+		cs_json_object_end(&j);
+		(void)client_send_error(job->rq->cl, job->rq->id, CS_ERR_INVALID_ARG,
+		                        cs_json_finish(&j) == 0 ? (const char *)out.data : NULL);
+		cs_buf_clear(&out);
+		return 1;
+	}
+	job->flags &= ~(uint32_t)(CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT);
+	job->flags |= (sign ? CS_PROTECT_SIGN : 0) | (enc ? CS_PROTECT_ENCRYPT : 0);
+	job->cipher_because = "default";
+	if (!enc)
+		return 0;
+	if (!(p->encryption_algs & POLICY_ENC_AES256_GCM)) {
+		job->flags |= CS_PROTECT_CBC;   /* the only one the policy allows */
+		job->cipher_because = "policy encryption-algorithms";
+	} else if (f & CS_PROTECT_CBC) {
+		/* CBC is asked for a peer that cannot read GCM: a negotiated, lower algorithm. */
+		if (!policy_cipher_negotiable(p, POLICY_ENC_AES256_CBC, &refused)) {
+			snprintf(message, sizeof(message),
+			         "the admin policy (%s) does not let AES-256-CBC replace AES-256-GCM",
+			         refused);
+			policy_send_refusal(job->rq, refused, message);
+			return 1;
+		}
+		job->cipher_because = "request";
+	}
+	return 0;
+}
+
 static int
 prepare(struct protect_job *job)
 {
 	struct daemon *d = job->rq->cl->d;
-	struct front_identity *signer, *enc;
+	struct account_settings settings;
+	struct own_choice choice;
 	char **from = NULL;
 	size_t n_from = 0;
 	int r;
@@ -279,21 +359,39 @@ prepare(struct protect_job *job)
 	    (r = headers_addresses(&job->headers, "Bcc", &job->bcc, &job->n_bcc)) != 0)
 		return r;
 	summarize(job);
-	if ((r = front_identities(d, &job->ids, &job->n_ids)) != 0)
+	if ((r = settings_get(d, job->account, &settings)) != 0)
 		return r;
-	if (job->flags & CS_PROTECT_SIGN) {
-		if ((signer = own_identity(job, CERT_FOR_SIGNING)) == NULL)
-			return CS_ERR_NO_KEY;
-		job->sign_cert = signer->cert;
-		if ((r = front_identity_key(d, signer, INSERT_TOKEN_TIMEOUT, &job->sign_key)) != 0)
-			return r;
-		job->chain = front_chain(d, signer->cert);
+	r = decide(job, &settings);
+	if (r == 0)
+		r = front_identities(d, &job->ids, &job->n_ids);
+	if (r == 0 && (job->flags & CS_PROTECT_SIGN)) {
+		r = own_choose(d, job->ids, job->n_ids, job->account, CERT_FOR_SIGNING,
+		               settings.sign_cert, &choice, NULL);
+		if (r == 0 && choice.id == NULL) {
+			own_choice_send_error(job->rq, &choice);
+			r = 1;      /* answered */
+		}
+		if (r == 0) {
+			job->sign_cert = choice.id->cert;
+			r = front_identity_key(d, choice.id, INSERT_TOKEN_TIMEOUT, &job->sign_key);
+		}
+		if (r == 0)
+			job->chain = front_chain(d, choice.id->cert);
 	}
-	enc = own_identity(job, CERT_FOR_ENCRYPTION);
-	job->own_enc_cert = enc != NULL ? enc->cert : NULL;
-	if ((job->flags & CS_PROTECT_ENCRYPT) && job->own_enc_cert == NULL)
-		return CS_ERR_NO_KEY;           /* the sender must be able to read it too */
-	return 0;
+	/* Also when only signing: the signature names it (SMIMEEncryptionKeyPreference). */
+	if (r == 0)
+		r = own_choose(d, job->ids, job->n_ids, job->account, CERT_FOR_ENCRYPTION,
+		               settings.encrypt_cert, &choice, NULL);
+	if (r == 0) {
+		job->own_enc_cert = choice.id != NULL ? choice.id->cert : NULL;
+		/* The sender must be able to read it too. */
+		if ((job->flags & CS_PROTECT_ENCRYPT) && choice.id == NULL) {
+			own_choice_send_error(job->rq, &choice);
+			r = 1;
+		}
+	}
+	account_settings_clear(&settings);
+	return r;
 }
 
 static void
@@ -306,6 +404,18 @@ send_reply(struct protect_job *job)
 	cs_buf_init(&out, 0);
 	cs_json_init(&j, &out);
 	cs_json_object_begin(&j, NULL);
+	cs_json_object_begin(&j, "applied");
+	cs_json_bool(&j, "sign", (job->flags & CS_PROTECT_SIGN) != 0);
+	cs_json_string(&j, "sign_because", job->sign_because);
+	cs_json_bool(&j, "encrypt", (job->flags & CS_PROTECT_ENCRYPT) != 0);
+	cs_json_string(&j, "encrypt_because", job->encrypt_because);
+	if (job->flags & CS_PROTECT_ENCRYPT) {
+		cs_json_string(&j, "cipher",
+		               (job->flags & CS_PROTECT_CBC) ? "AES-256-CBC" : "AES-256-GCM");
+		cs_json_string(&j, "cipher_because", job->cipher_because);
+	}
+	cs_json_string(&j, "account", job->account);
+	cs_json_object_end(&j);
 	json_list(&j, "dropped", job->missing, job->n_missing);
 	cs_json_array_begin(&j, "outputs");
 	cs_json_object_begin(&j, NULL);
@@ -518,10 +628,6 @@ handle_protect(struct request *rq)
 	cs_read_str(&rd, CS_PROTO_MAX_STR, &job.account);
 	if ((r = cs_reader_finish(&rd)) != 0)
 		goto out;
-	if (!(job.flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT))) {
-		r = CS_ERR_INVALID_ARG;         /* account defaults arrive with the settings */
-		goto out;
-	}
 	if ((job.peer_certs = sk_X509_new_null()) == NULL ||
 	    (upload = request_input_bio(rq)) == NULL) {
 		r = CS_ERR_NOMEM;

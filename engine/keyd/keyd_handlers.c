@@ -68,7 +68,8 @@ put_identity(struct cs_buf *b, const struct tok_identity *id)
 	    (r = cs_buf_put_str(b, id->label)) != 0 ||
 	    (r = cs_buf_put_str(b, id->token.label)) != 0 ||
 	    (r = cs_buf_put_str(b, id->token.serial)) != 0 ||
-	    (r = cs_buf_put_u8(b, (uint8_t)id->key_type)) != 0 || (r = cs_buf_put_u8(b, flags)) != 0)
+	    (r = cs_buf_put_u8(b, (uint8_t)id->key_type)) != 0 || (r = cs_buf_put_u8(b, flags)) != 0 ||
+	    (r = cs_buf_put_str(b, id->token.module_path)) != 0)
 		return r;
 	return 0;
 }

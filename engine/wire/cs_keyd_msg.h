@@ -15,7 +15,8 @@
  *   LIST_IDENTITIES  ->  OK: u32 n, n x identity, u32 m, m x bytes ca_cert_der
  *       identity = str key_uri, str cert_uri, bytes cert_der, str label,
  *                  str token_label, str token_serial, u8 key_type (1 RSA, 2 EC),
- *                  u8 flags (1 always-authenticate, 2 local, 4 sign, 8 decrypt, 16 derive)
+ *                  u8 flags (1 always-authenticate, 2 local, 4 sign, 8 decrypt, 16 derive),
+ *                  str module (the PKCS#11 module's path as keyd loaded it)
  *   LIST_TOKENS      ->  OK: u32 n, n x token
  *       token = str module, u32 slot, str label, str serial, str manufacturer, str model,
  *               u32 flags (CS_KTOKEN_*)

@@ -10,7 +10,8 @@
  *               str term, str ttyname, str lc_ctype
  *       The first request on a connection; anything else before it is CS_ERR_PROTOCOL.
  *   STATUS     c->s  (empty)                   -> OK: str json
- *   PROTECT    c->s  u32 flags (CS_PROTECT_*), str account (From: when empty)
+ *   PROTECT    c->s  u32 flags (CS_PROTECT_*; no SIGN/ENCRYPT: the account's defaults),
+ *                    str account (From: when empty)
  *                    then the message as DATA frames (see below)
  *                    -> DATA frames of output stream 0 (and 1, 2 ... for Bcc copies),
  *                       EVENTs, then OK: str json {"dropped":[...],"outputs":[{"recipients":[...]}]}
@@ -107,6 +108,13 @@ enum cs_protect_flags {
 	CS_PROTECT_OPAQUE = 1u << 2,
 	CS_PROTECT_DROP_MISSING = 1u << 3,  /* drop recipients without a certificate */
 	CS_PROTECT_CBC = 1u << 4,           /* EnvelopedData AES-256-CBC instead of GCM */
+	/*
+	 * With neither SIGN nor ENCRYPT the account's defaults apply (always sign,
+	 * always encrypt, and what the admin policy requires); these turn one of
+	 * them off. With SIGN or ENCRYPT the request says both itself.
+	 */
+	CS_PROTECT_NO_SIGN = 1u << 5,
+	CS_PROTECT_NO_ENCRYPT = 1u << 6,
 };
 
 enum cs_event {

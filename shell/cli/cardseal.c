@@ -38,8 +38,9 @@ usage(FILE *out)
 	        "Commands (each takes --help):\n"
 	        "  status [--json] [--watch]   tokens, their PIN state, your identities, the policy\n"
 	        "  protect [--sign] [--encrypt] [--opaque] [--cbc] [--drop-missing]\n"
-	        "          [--account ADDR] [IN [OUT]]\n"
-	        "                              sign and/or encrypt an RFC 5322 message\n"
+	        "          [--no-sign] [--no-encrypt] [--account ADDR] [IN [OUT]]\n"
+	        "                              sign and/or encrypt an RFC 5322 message (neither\n"
+	        "                              --sign nor --encrypt: the account's defaults)\n"
 	        "  sign [IN [OUT]], encrypt [IN [OUT]]\n"
 	        "                              protect --sign, protect --encrypt\n"
 	        "  read [--report FILE] [IN [OUT]]\n"
@@ -181,6 +182,8 @@ cmd_protect(int argc, char **argv)
 		{ "cbc", no_argument, NULL, 'c' },
 		{ "drop-missing", no_argument, NULL, 'd' },
 		{ "account", required_argument, NULL, 'a' },
+		{ "no-sign", no_argument, NULL, 'S' },
+		{ "no-encrypt", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct protect_outputs po;
@@ -213,16 +216,31 @@ cmd_protect(int argc, char **argv)
 		case 'a':
 			account = optarg;
 			break;
+		case 'S':
+			flags |= CS_PROTECT_NO_SIGN;
+			break;
+		case 'E':
+			flags |= CS_PROTECT_NO_ENCRYPT;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 2)
 		return EXIT_USAGE;
-	if (!(flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT))) {
-		fprintf(stderr, "cardseal: protect: say --sign, --encrypt or both\n");
+	/*
+	 * Neither --sign nor --encrypt: the account's defaults (always sign,
+	 * always encrypt) and the admin policy decide, less what --no-sign and
+	 * --no-encrypt turn off. Either one: the command line says both.
+	 */
+	if (((flags & CS_PROTECT_SIGN) && (flags & CS_PROTECT_NO_SIGN)) ||
+	    ((flags & CS_PROTECT_ENCRYPT) && (flags & CS_PROTECT_NO_ENCRYPT))) {
+		fprintf(stderr, "cardseal: protect: --sign with --no-sign, or --encrypt with "
+		                "--no-encrypt\n");
 		return EXIT_USAGE;
 	}
+	if (flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT))
+		flags &= ~(uint32_t)(CS_PROTECT_NO_SIGN | CS_PROTECT_NO_ENCRYPT);
 	in_path = optind < argc ? argv[optind] : NULL;
 	po.path = optind + 1 < argc ? argv[optind + 1] : NULL;
 	if ((in_fd = open_input(in_path)) < 0)
@@ -240,10 +258,12 @@ cmd_protect(int argc, char **argv)
 		if (r == CS_ERR_NO_RECIPIENT_CERT)
 			print_missing(cs_client_error_details(c));
 		else
-			fprintf(stderr, "cardseal: protect: %s\n", cs_strerror(r));
+			print_engine_error("protect", r, cs_client_error_details(c));
 		status = exit_for(r);
 		goto out;
 	}
+	if (!cli_quiet && !(flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT)))
+		print_protect_applied(json);
 	if (!cli_quiet && json != NULL && strstr(json, "\"dropped\":[]") == NULL)
 		fprintf(stderr, "cardseal: recipients dropped (no certificate): %s\n", json);
 	status = 0;
@@ -298,7 +318,7 @@ run_streamed(const struct streamed *s, const char *in_path, const char *out_path
 		if (r == CS_ERR_NO_RECIPIENT_CERT)
 			print_missing(cs_client_error_details(c));
 		else
-			fprintf(stderr, "cardseal: %s: %s\n", s->what, cs_strerror(r));
+			print_engine_error(s->what, r, c != NULL ? cs_client_error_details(c) : "");
 		status = exit_for(r);
 		goto out;
 	}

@@ -39,6 +39,16 @@ int open_input(const char *path);
 /* Names the recipients of a CS_ERR_NO_RECIPIENT_CERT error's details on stderr. */
 void print_missing(const char *details);
 
+/*
+ * Prints an engine error for what: the details' message (naming the policy
+ * that refused, and the valid choices, when the details say so), else the
+ * error's description. cmd_settings.c.
+ */
+void print_engine_error(const char *what, int err, const char *details);
+
+/* After PROTECT without --sign/--encrypt: what the defaults and the policy applied. */
+void print_protect_applied(const char *json);
+
 /* Writes json (and a newline) to path through a temporary file and rename. */
 int write_report(const char *path, const char *json);
 
