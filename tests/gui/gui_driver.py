@@ -341,6 +341,10 @@ def _settings():
     alice.label_containing("Smartcard alice-card: inserted")
     alice.snapshot("settings")
     alice.close()
+    shown = as_person("alice", "settings", "show", "--json", "--account", "alice@example.org")
+    kept = json.loads(shown.stdout or b"{}")
+    assert kept.get("always-sign") is True, f"the engine kept {kept}"
+    assert kept.get("sign-cert", "auto").startswith("pkcs11:"), f"the engine kept {kept}"
     # The shell keeps nothing: what a new one shows is what the engine kept.
     again = Shell("alice", "--settings")
     settings_loaded(again)
