@@ -475,7 +475,7 @@ setup_choice(struct settings_page *p, struct choice *c, const char *prefix, cons
 		    gtk_tree_view_column_new_with_attributes(titles[i], cell, "text", (int)i, NULL);
 
 		/* Names may be long and give way; dates, tokens and keys are short and shown whole. */
-		if (i == C_SUBJECT || i == C_ISSUER || i == C_EMAIL)
+		if (i == C_SUBJECT || i == C_ISSUER)
 			g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_END, NULL);
 		gtk_tree_view_column_set_resizable(col, TRUE);
 		gtk_tree_view_column_set_expand(col, i == C_SUBJECT || i == C_ISSUER);
