@@ -136,7 +136,8 @@ csg_app_token_text(void)
 
 		if (s->len > 0)
 			g_string_append(s, "\n");
-		g_string_append_printf(s, "Smartcard %s: ", t->label);
+		g_string_append_printf(
+		    s, "Smartcard %s: ", t->label[0] != '\0' ? t->label : "(unnamed)");
 		if (!t->present)
 			g_string_append(s, "not inserted");
 		else if (t->pin_locked)
@@ -244,16 +245,42 @@ accounts_from_identities(void)
 	}
 }
 
+/*
+ * A token taken out may come back from the engine without its label: name
+ * it as it was called in the same slot before, so "alice-card: not
+ * inserted" says which card to put back.
+ */
+static void
+keep_labels(struct ej_status *now, const struct ej_status *before)
+{
+	guint i, j;
+
+	for (i = 0; before != NULL && i < now->tokens->len; i++) {
+		struct ej_token *t = g_ptr_array_index(now->tokens, i);
+
+		for (j = 0; t->label[0] == '\0' && j < before->tokens->len; j++) {
+			const struct ej_token *b = g_ptr_array_index(before->tokens, j);
+
+			if (b->slot == t->slot && b->label[0] != '\0') {
+				g_free(t->label);
+				t->label = g_strdup(b->label);
+			}
+		}
+	}
+}
+
 static void
 status_done(GObject *source, GAsyncResult *res, gpointer data)
 {
 	struct engine_job *job = engine_run_finish(res);
+	struct ej_status *now;
 
 	(void)source;
 	(void)data;
-	if (job->err == 0) {
+	if (job->err == 0 && (now = ej_status_parse(job->json)) != NULL) {
+		keep_labels(now, the_app.status);
 		ej_status_free(the_app.status);
-		the_app.status = ej_status_parse(job->json);
+		the_app.status = now;
 		accounts_from_identities();
 	}
 	engine_job_free(job);

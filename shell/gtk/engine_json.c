@@ -157,7 +157,7 @@ token_free(struct ej_token *t)
 struct ej_status *
 ej_status_parse(const char *json)
 {
-	json_object *root = parse_object(json), *tokens, *ids;
+	json_object *root = parse_object(json), *tokens, *ids, *v;
 	struct ej_status *s;
 	size_t i;
 
@@ -174,6 +174,7 @@ ej_status_parse(const char *json)
 
 		t->label = dup_str(o, "label");
 		t->serial = dup_str(o, "serial");
+		t->slot = json_object_object_get_ex(o, "slot", &v) ? json_object_get_int64(v) : -1;
 		t->present = flag2(o, "present", NULL);
 		t->pin_count_low = flag2(o, "pin_count_low", NULL);
 		t->pin_final_try = flag2(o, "pin_final_try", NULL);

@@ -30,7 +30,8 @@ struct ej_cert {
 };
 
 struct ej_token {
-	char *label;
+	char *label; /* "" when the token is absent (the engine may not know it then) */
+	gint64 slot;
 	char *serial;
 	gboolean present;
 	gboolean pin_count_low;

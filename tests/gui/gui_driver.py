@@ -354,15 +354,20 @@ def _settings():
     wait("the manual choice shown", lambda: state(manual, pyatspi.STATE_CHECKED))
 
 
-@test("settings: the token state is live (card out, card back)")
+@test("settings: the token state is live (card out, card back) and shows the PIN state")
 def _token_live():
-    alice = Shell("alice", "--settings")
-    alice.label_containing("Smartcard alice-card: inserted")
-    subprocess.run([FAULTCTL, f"{WORK}/alice/control", "hide", "alice-card"], check=True)
+    control = f"{WORK}/alice/control"
+    subprocess.run([FAULTCTL, control, "flags", "alice-card", "final-try"], check=True)
     try:
-        alice.label_containing("not inserted")
+        alice = Shell("alice", "--settings")
+        alice.label_containing("Smartcard alice-card: inserted, FINAL PIN TRY")
     finally:
-        subprocess.run([FAULTCTL, f"{WORK}/alice/control", "show", "alice-card"], check=True)
+        subprocess.run([FAULTCTL, control, "flags", "alice-card"], check=True)
+    subprocess.run([FAULTCTL, control, "hide", "alice-card"], check=True)
+    try:
+        alice.label_containing("Smartcard alice-card: not inserted")
+    finally:
+        subprocess.run([FAULTCTL, control, "show", "alice-card"], check=True)
     alice.label_containing("Smartcard alice-card: inserted")
 
 
