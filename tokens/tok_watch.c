@@ -8,6 +8,7 @@
 
 #include "cs_error.h"
 #include "tok_internal.h"
+#include "tok_readers.h"
 
 #define RING_SIZE 64
 #define MAX_SLOTS 64
@@ -37,9 +38,11 @@ struct tok_watch {
 	pthread_cond_t changed;
 	int stopping;
 	uint64_t seq;
+	uint64_t kicks;                 /* bumped by reader events: slot threads poll at once */
 	struct tok_event ring[RING_SIZE];
 	struct module_watcher *watchers;
 	size_t n_watchers;
+	struct tok_readers *readers;
 };
 
 static void
@@ -101,14 +104,24 @@ find_slot(const struct slot_state *list, size_t n, CK_SLOT_ID slot)
 	return NULL;
 }
 
-/* Caller holds w->lock. */
-static void
-publish(struct tok_watch *w, struct tok_module *m, const struct slot_state *s, int present)
+/* The next ring entry, zeroed and numbered. Caller holds w->lock. */
+static struct tok_event *
+next_event(struct tok_watch *w)
 {
 	struct tok_event *e = &w->ring[w->seq % RING_SIZE];
 
 	memset(e, 0, sizeof(*e));
 	e->seq = ++w->seq;
+	return e;
+}
+
+/* Caller holds w->lock. */
+static void
+publish(struct tok_watch *w, struct tok_module *m, const struct slot_state *s, int present)
+{
+	struct tok_event *e = next_event(w);
+
+	e->kind = TOK_EVENT_TOKEN;
 	e->present = present;
 	e->slot_id = s->slot;
 	snprintf(e->label, sizeof(e->label), "%s", s->label);
@@ -166,19 +179,26 @@ watch_module(void *arg)
 	struct slot_state now[MAX_SLOTS];
 	struct timespec next;
 	CK_SLOT_ID slot;
+	uint64_t kicks, seen = 0;
 	size_t n;
 	int stop;
 
 	for (;;) {
+		/* Note the kicks first: one that comes during this poll makes another. */
+		pthread_mutex_lock(&w->lock);
+		kicks = w->kicks;
+		pthread_mutex_unlock(&w->lock);
 		/* Drain slot events the module reports; the snapshot below decides what changed. */
 		while (mw->module->fn->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL) == CKR_OK)
 			;
 		n = snapshot(mw->module, now);
-		if (diff_and_publish(mw, now, n) > 0)
+		/* After any slot or reader event the slot list is read again (OpenSC needs it). */
+		if (diff_and_publish(mw, now, n) > 0 || kicks != seen)
 			(void)tok_rescan(w->ctx);
+		seen = kicks;
 		pthread_mutex_lock(&w->lock);
 		deadline_after(&next, w->interval_ms);
-		while (!w->stopping &&
+		while (!w->stopping && w->kicks == seen &&
 		       pthread_cond_timedwait(&w->changed, &w->lock, &next) != ETIMEDOUT)
 			;
 		stop = w->stopping;
@@ -224,6 +244,10 @@ tok_watch_start(struct tok_ctx *ctx, unsigned interval_ms, struct tok_watch **re
 		}
 		mw->started = 1;
 	}
+	if (tok_readers_start(w, &w->readers) != 0) {
+		tok_watch_stop(w);
+		return CS_ERR_NOMEM;
+	}
 	*ret_watch = w;
 	return 0;
 }
@@ -235,6 +259,9 @@ tok_watch_stop(struct tok_watch *w)
 
 	if (w == NULL)
 		return;
+	/* First: the reader thread publishes into w. */
+	tok_readers_stop(w->readers);
+	w->readers = NULL;
 	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
 	pthread_cond_broadcast(&w->changed);
@@ -247,6 +274,44 @@ tok_watch_stop(struct tok_watch *w)
 	pthread_cond_destroy(&w->changed);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
+}
+
+const char *
+tok_reader_change_name(int change)
+{
+	switch (change) {
+	case TOK_READER_ADDED:
+		return "reader-added";
+	case TOK_READER_REMOVED:
+		return "reader-removed";
+	case TOK_CARD_INSERTED:
+		return "card-inserted";
+	case TOK_CARD_REMOVED:
+		return "card-removed";
+	default:
+		return "unknown";
+	}
+}
+
+void
+tok_watch_reader_event(struct tok_watch *w, int change, const char *reader)
+{
+	struct tok_event *e;
+	size_t i;
+
+	pthread_mutex_lock(&w->lock);
+	e = next_event(w);
+	e->kind = TOK_EVENT_READER;
+	e->change = change;
+	snprintf(e->reader, sizeof(e->reader), "%s", reader);
+	/* Reader names come from drivers: no control characters reach a terminal. */
+	for (i = 0; e->reader[i] != '\0'; i++) {
+		if ((unsigned char)e->reader[i] < 0x20 || e->reader[i] == 0x7f)
+			e->reader[i] = '?';
+	}
+	w->kicks++;
+	pthread_cond_broadcast(&w->changed);
+	pthread_mutex_unlock(&w->lock);
 }
 
 uint64_t

@@ -35,6 +35,9 @@ forward_event(void *arg, int kind, const char *detail)
 	case CS_KEVENT_NOTICE:
 		public_kind = CS_EVENT_NOTICE;
 		break;
+	case CS_KEVENT_READER_CHANGED:
+		public_kind = CS_EVENT_READER_CHANGED;
+		break;
 	default:
 		return;
 	}

@@ -6,7 +6,6 @@
 #include "settings.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,10 +16,10 @@
 #include "cs_proto.h"
 
 /*
- * The store's connection is shared by every client thread; a transaction is
- * per connection, so ours must not interleave with each other.
+ * The store's one connection serves every client thread (SQLite's serialized
+ * mode makes each statement safe); writes go through the store's
+ * transactions (cs_store_begin), which take turns with the store's own.
  */
-static pthread_mutex_t settings_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const keys[] = { "sign-cert", "encrypt-cert", "always-sign", "always-encrypt",
 	                            "harvest", NULL };
@@ -37,23 +36,6 @@ settings_key_known(const char *key)
 }
 
 /* Creates the table once per process (IF NOT EXISTS: restarts find it there). Lock held. */
-static int
-ensure_table(sqlite3 *db)
-{
-	static int done;
-
-	if (done)
-		return 0;
-	if (sqlite3_exec(db,
-	                 "CREATE TABLE IF NOT EXISTS account_settings ("
-	                 " account TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-	                 " PRIMARY KEY (account, key))",
-	                 NULL, NULL, NULL) != SQLITE_OK)
-		return CS_ERR_IO;
-	done = 1;
-	return 0;
-}
-
 /* account in lower case (NULL or "" becomes ""); NULL when out of memory or too long. */
 static char *
 normalize(const char *account)
@@ -117,9 +99,7 @@ settings_get(struct daemon *d, const char *account, struct account_settings *ret
 		goto out;
 	if (acct[0] == '\0')
 		goto out;       /* the defaults */
-	pthread_mutex_lock(&settings_lock);
-	if ((r = ensure_table(db)) == 0 &&
-	    sqlite3_prepare_v2(db, "SELECT key, value FROM account_settings WHERE account = ?", -1,
+	if (sqlite3_prepare_v2(db, "SELECT key, value FROM account_settings WHERE account = ?", -1,
 	                       &st, NULL) != SQLITE_OK)
 		r = CS_ERR_IO;
 	if (r == 0 && sqlite3_bind_text(st, 1, acct, -1, SQLITE_STATIC) != SQLITE_OK)
@@ -130,7 +110,6 @@ settings_get(struct daemon *d, const char *account, struct account_settings *ret
 	if (r == 0 && rc != SQLITE_DONE)
 		r = CS_ERR_IO;
 	sqlite3_finalize(st);
-	pthread_mutex_unlock(&settings_lock);
 out:
 	free(acct);
 	if (r != 0)
@@ -167,13 +146,8 @@ settings_set(struct daemon *d, const char *account, const char *key, const char 
 		return CS_ERR_INVALID_ARG;
 	if ((acct = normalize(account)) == NULL)
 		return CS_ERR_NOMEM;
-	pthread_mutex_lock(&settings_lock);
-	if ((r = ensure_table(db)) != 0)
+	if ((r = cs_store_begin(d->store)) != 0)
 		goto out;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		r = CS_ERR_IO;
-		goto out;
-	}
 	if (sqlite3_prepare_v2(db,
 	                       "INSERT OR REPLACE INTO account_settings (account, key, value)"
 	                       " VALUES (?, ?, ?)",
@@ -184,13 +158,8 @@ settings_set(struct daemon *d, const char *account, const char *key, const char 
 	    sqlite3_step(st) != SQLITE_DONE)
 		r = CS_ERR_IO;
 	sqlite3_finalize(st);
-	if (sqlite3_exec(db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK &&
-	    r == 0) {
-		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		r = CS_ERR_IO;
-	}
+	r = cs_store_end(d->store, r);
 out:
-	pthread_mutex_unlock(&settings_lock);
 	free(acct);
 	return r;
 }
@@ -202,13 +171,11 @@ settings_accounts(struct daemon *d, char ***ret_accounts, size_t *ret_n)
 	sqlite3_stmt *st = NULL;
 	char **list = NULL, **grown;
 	size_t n = 0;
-	int r, rc = SQLITE_DONE;
+	int r = 0, rc = SQLITE_DONE;
 
 	*ret_accounts = NULL;
 	*ret_n = 0;
-	pthread_mutex_lock(&settings_lock);
-	if ((r = ensure_table(db)) == 0 &&
-	    sqlite3_prepare_v2(db,
+	if (sqlite3_prepare_v2(db,
 	                       "SELECT DISTINCT account FROM account_settings ORDER BY account", -1,
 	                       &st, NULL) != SQLITE_OK)
 		r = CS_ERR_IO;
@@ -229,7 +196,6 @@ settings_accounts(struct daemon *d, char ***ret_accounts, size_t *ret_n)
 	if (r == 0 && rc != SQLITE_DONE)
 		r = CS_ERR_IO;
 	sqlite3_finalize(st);
-	pthread_mutex_unlock(&settings_lock);
 	if (r != 0) {
 		while (n > 0)
 			free(list[--n]);

@@ -29,8 +29,8 @@ struct cs_store {
 	pthread_mutex_t write_lock;
 };
 
-static int
-begin(struct cs_store *s)
+int
+cs_store_begin(struct cs_store *s)
 {
 	pthread_mutex_lock(&s->write_lock);
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
@@ -39,9 +39,8 @@ begin(struct cs_store *s)
 	return CS_ERR_IO;
 }
 
-/* Commits when r is 0, else rolls back; returns r, or CS_ERR_IO if the commit failed. */
-static int
-end(struct cs_store *s, int r)
+int
+cs_store_end(struct cs_store *s, int r)
 {
 	if (sqlite3_exec(s->db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK &&
 	    r == 0) {
@@ -89,7 +88,11 @@ static const char schema[] =
 	"  capabilities BLOB,"                 /* SMIMECapabilities DER, NULL if absent */
 	"  signing_time INTEGER NOT NULL,"     /* 0 if the message had none */
 	"  updated INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS signers_by_address ON signers(address);";
+	"CREATE INDEX IF NOT EXISTS signers_by_address ON signers(address);"
+	/* Per-account settings (settings.c reads and writes them). */
+	"CREATE TABLE IF NOT EXISTS account_settings ("
+	"  account TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+	"  PRIMARY KEY (account, key));";
 
 /* mkdir -p, with new directories 0700: the data directory holds the user's store. */
 static int
@@ -334,7 +337,7 @@ cs_store_import(struct cs_store *s, const unsigned char *data, size_t len, int *
 		sk_X509_pop_free(certs, X509_free);
 		return CS_ERR_BAD_FORMAT;
 	}
-	if ((r = begin(s)) != 0) {
+	if ((r = cs_store_begin(s)) != 0) {
 		sk_X509_pop_free(certs, X509_free);
 		return r;
 	}
@@ -345,7 +348,7 @@ cs_store_import(struct cs_store *s, const unsigned char *data, size_t len, int *
 			(*ret_seen)++;
 		}
 	}
-	r = end(s, r);
+	r = cs_store_end(s, r);
 	if (r != 0) {
 		*ret_added = 0;
 		*ret_seen = 0;
@@ -424,7 +427,7 @@ cs_store_remember_identity(struct cs_store *s, const char *key_uri, const char *
 
 	if ((der_len = i2d_X509(cert, &der)) <= 0)
 		return CS_ERR_INTERNAL;
-	if ((r = begin(s)) != 0) {
+	if ((r = cs_store_begin(s)) != 0) {
 		OPENSSL_free(der);
 		return r;
 	}
@@ -447,7 +450,7 @@ cs_store_remember_identity(struct cs_store *s, const char *key_uri, const char *
 out:
 	sqlite3_finalize(st);
 	OPENSSL_free(der);
-	return end(s, r);
+	return cs_store_end(s, r);
 }
 
 static char *
@@ -612,7 +615,7 @@ cs_store_record_signer(struct cs_store *s, const struct cs_store_signer *h, int6
 	    (r = cs_cert_fingerprint(h->signer, signer_fp)) != 0 ||
 	    (h->encryption_cert != NULL && (r = cs_cert_fingerprint(h->encryption_cert, enc_fp)) != 0))
 		return r;
-	if ((r = begin(s)) != 0)
+	if ((r = cs_store_begin(s)) != 0)
 		return r;
 	if ((r = record_time(s, spki, &have)) != 0)
 		goto out;
@@ -642,7 +645,7 @@ cs_store_record_signer(struct cs_store *s, const struct cs_store_signer *h, int6
 		goto out;
 	*ret_outcome = CS_RECORD_RECORDED;
 out:
-	return end(s, r);
+	return cs_store_end(s, r);
 }
 
 int
@@ -891,7 +894,7 @@ cs_store_remove(struct cs_store *s, const char *fingerprint)
 
 	if ((r = normal_fingerprint(fingerprint, fp)) != 0)
 		return r;
-	if ((r = begin(s)) != 0)
+	if ((r = cs_store_begin(s)) != 0)
 		return r;
 	/* The signer records that name it go with it: their preference pointed at it. */
 	if ((r = exec_fp(s, "DELETE FROM signers WHERE signer_fp = ?1 OR enc_fp = ?1", fp, NULL)) !=
@@ -905,5 +908,5 @@ cs_store_remove(struct cs_store *s, const char *fingerprint)
 	}
 out:
 	X509_free(own);
-	return end(s, r);
+	return cs_store_end(s, r);
 }

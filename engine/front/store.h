@@ -64,6 +64,16 @@ int cs_store_all_certs(struct cs_store *s, STACK_OF(X509) **ret_certs);
 struct sqlite3;
 struct sqlite3 *cs_store_db(struct cs_store *s);
 
+/*
+ * A write transaction on the store's one connection. Writers take turns
+ * (a transaction belongs to the connection, not to a thread): every write,
+ * the settings' too, goes between cs_store_begin and cs_store_end, which
+ * commits when r is 0 and rolls back otherwise. cs_store_end returns r, or
+ * CS_ERR_IO if the commit failed.
+ */
+int cs_store_begin(struct cs_store *s);
+int cs_store_end(struct cs_store *s, int r);
+
 /* Where a correspondent's certificate came from. */
 enum cs_cert_source {
 	CS_SOURCE_IMPORTED = 0,     /* cardseal certs import */

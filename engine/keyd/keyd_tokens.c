@@ -1,6 +1,7 @@
 /*
- * Token presence for the front: a stream of token events (for status views)
- * and a wait for the card a key lives on ("insert token <label>").
+ * Token presence for the front: a stream of token, reader and card events
+ * (for status views) and a wait for the card a key lives on ("insert token
+ * <label>").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +44,8 @@ keyd_handle_watch_tokens(struct keyd *k, uint32_t id, struct cs_reader *rd,
 {
 	struct tok_event e;
 	uint64_t seq;
-	char detail[64];
-	int r;
+	char detail[192];
+	int kind, r;
 
 	if ((r = cs_reader_finish(rd)) != 0) {
 		keyd_send_error(k, id, r);
@@ -58,8 +59,16 @@ keyd_handle_watch_tokens(struct keyd *k, uint32_t id, struct cs_reader *rd,
 		if (r != 0)
 			break;
 		seq = e.seq;
-		snprintf(detail, sizeof(detail), "%s %s", e.present ? "present" : "absent", e.label);
-		if (keyd_send_event(k, id, CS_KEVENT_TOKEN_CHANGED, detail) != 0)
+		if (e.kind == TOK_EVENT_READER) {
+			kind = CS_KEVENT_READER_CHANGED;
+			snprintf(detail, sizeof(detail), "%s %s", tok_reader_change_name(e.change),
+			         e.reader);
+		} else {
+			kind = CS_KEVENT_TOKEN_CHANGED;
+			snprintf(detail, sizeof(detail), "%s %s", e.present ? "present" : "absent",
+			         e.label);
+		}
+		if (keyd_send_event(k, id, kind, detail) != 0)
 			return;         /* the front is gone */
 	}
 	/* The stream ends when the front cancels it. */

@@ -30,7 +30,8 @@
  *            ->  OK: str key_uri, str cert_uri, str token_label, str subject, u32 chain,
  *                u32 chain_written; ERROR's message says what went wrong for the user
  *   WATCH_TOKENS  (empty)   ->  EVENT TOKEN_CHANGED frames (detail: "present LABEL" or
- *                               "absent LABEL") until CANCEL; then OK (empty)
+ *                               "absent LABEL") and READER_CHANGED frames (PC/SC readers
+ *                               and cards: "card-inserted NAME"...) until CANCEL; then OK
  *   WAIT_TOKEN  str key_uri, u32 timeout_seconds  ->  EVENT INSERT_TOKEN (detail: label)
  *                               if absent, then OK when present, ERROR TIMEOUT/CANCELLED
  *   CANCEL   u32 request_id (the frame's own id is new) ->  OK; the cancelled request
@@ -73,6 +74,8 @@ enum cs_keyd_event {
 	CS_KEVENT_TOKEN_CHANGED = 4,     /* detail: "present LABEL" or "absent LABEL" */
 	CS_KEVENT_WAITING_FOR_PASSWORD = 5, /* IMPORT_P12: detail: the file's name */
 	CS_KEVENT_NOTICE = 6,            /* detail: a sentence for the user, written by keyd */
+	CS_KEVENT_READER_CHANGED = 7,    /* detail: "reader-added NAME", "reader-removed NAME",
+	                                    "card-inserted NAME" or "card-removed NAME" */
 };
 
 enum cs_ktoken_flags {

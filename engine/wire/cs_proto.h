@@ -125,6 +125,8 @@ enum cs_event {
 	CS_EVENT_TOKEN_CHANGED = 5,     /* detail: "present LABEL" / "absent LABEL" */
 	CS_EVENT_WAITING_FOR_PASSWORD = 6, /* PFX_IMPORT: detail: the file's name */
 	CS_EVENT_NOTICE = 7,            /* detail: a sentence for the user (why a request fails) */
+	CS_EVENT_READER_CHANGED = 8,    /* detail: "reader-added NAME" / "reader-removed NAME" /
+	                                   "card-inserted NAME" / "card-removed NAME" */
 };
 
 /* Limits, per client. */

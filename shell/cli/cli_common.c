@@ -58,6 +58,7 @@ on_event(void *arg, int kind, uint64_t value, const char *detail)
 		fprintf(stderr, "cardseal: %s\n", detail);
 		break;
 	case CS_EVENT_TOKEN_CHANGED:
+	case CS_EVENT_READER_CHANGED:
 		printf("%s\n", detail);
 		fflush(stdout);
 		break;

@@ -29,7 +29,7 @@ person alice
 as alice -q certs import "$CS_PKI/bob-rsa.cert.pem" > /dev/null
 
 # 1. --help everywhere: exit 0, a usage line on standard output, no engine needed.
-for cmd in "" status protect sign encrypt read data pfx certs; do
+for cmd in "" status protect sign encrypt read data pfx certs settings policy; do
 	out=$("$cardseal" $cmd --help 2>&1 >/dev/null; echo "rc=$?")
 	text=$("$cardseal" $cmd --help 2>/dev/null)
 	check "cardseal ${cmd:-(no command)} --help: exit 0 with a usage text" \
