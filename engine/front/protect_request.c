@@ -21,6 +21,7 @@
 #include "headers.h"
 #include "identities.h"
 #include "json.h"
+#include "negotiate.h"
 #include "own_choice.h"
 #include "policy.h"
 #include "recipients.h"
@@ -50,6 +51,7 @@ struct protect_job {
 	char summary[1024];
 	/* What was applied and why (the reply says so). */
 	const char *sign_because, *encrypt_because, *cipher_because;
+	char cipher_reason[CS_PROTO_MAX_STR + 128];
 };
 
 static void
@@ -470,6 +472,42 @@ fail:
 static BIO *
 spill_bio(struct spill *s);
 
+/*
+ * RFC 8551 2.7.1: a recipient whose newest signed mail listed AES-CBC and no
+ * AES-GCM among its capabilities gets CBC, when the admin policy lets the
+ * engine negotiate; otherwise GCM stays and the reply says who may not read
+ * it. One cipher serves every copy (Bcc copies included): the weakest reader
+ * decides, as a reply to all would.
+ */
+static void
+negotiate(struct protect_job *job)
+{
+	struct cs_store *store = job->rq->cl->d->store;
+	const char *who = NULL, *refused = NULL;
+	size_t i;
+
+	if (job->flags & CS_PROTECT_CBC)
+		return;         /* asked for, or the only cipher the policy allows */
+	for (i = 0; i < job->n_to + job->n_bcc && who == NULL; i++) {
+		const char *addr = i < job->n_to ? job->to[i] : job->bcc[i - job->n_to];
+		X509 *cert = recipient_cert(job, addr);
+
+		if (cert != NULL && peer_cipher(store, addr, cert) == PEER_CIPHER_CBC_ONLY)
+			who = addr;
+	}
+	if (who == NULL)
+		return;
+	if (policy_cipher_negotiable(policy_current(), POLICY_ENC_AES256_CBC, &refused)) {
+		job->flags |= CS_PROTECT_CBC;
+		snprintf(job->cipher_reason, sizeof(job->cipher_reason),
+		         "capabilities of %s (no AES-GCM)", who);
+	} else {
+		snprintf(job->cipher_reason, sizeof(job->cipher_reason),
+		         "policy %s: AES-256-GCM kept, though %s lists no AES-GCM", refused, who);
+	}
+	job->cipher_because = job->cipher_reason;
+}
+
 static int
 run(struct protect_job *job, BIO *upload)
 {
@@ -499,6 +537,7 @@ run(struct protect_job *job, BIO *upload)
 			goto out;
 		}
 		(void)n_main;
+		negotiate(job);
 	}
 	if ((job->flags & CS_PROTECT_ENCRYPT) && job->n_bcc > 0) {
 		/* Several copies: the body is kept (encrypted) to be read once per copy. */

@@ -184,12 +184,13 @@ cmd_protect(int argc, char **argv)
 		{ "account", required_argument, NULL, 'a' },
 		{ "no-sign", no_argument, NULL, 'S' },
 		{ "no-encrypt", no_argument, NULL, 'E' },
+		{ "report", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct protect_outputs po;
 	struct cs_client_outputs outputs = { open_protect_output, &po };
 	struct cs_client *c = NULL;
-	const char *account = NULL, *in_path = NULL;
+	const char *account = NULL, *in_path = NULL, *report = NULL;
 	char *json = NULL;
 	uint32_t flags = 0;
 	int ch, in_fd = -1, r, i, status = EXIT_OTHER;
@@ -222,6 +223,9 @@ cmd_protect(int argc, char **argv)
 		case 'E':
 			flags |= CS_PROTECT_NO_ENCRYPT;
 			break;
+		case 'r':
+			report = optarg;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -252,6 +256,8 @@ cmd_protect(int argc, char **argv)
 		for (i = 0; i < po.n && r == 0; i++)
 			r = atomic_out_commit(&po.files[i]);
 	}
+	if (r == 0 && report != NULL)
+		r = write_report(report, json);
 	if (r != 0) {
 		for (i = 0; i < po.n; i++)
 			atomic_out_abort(&po.files[i]);
@@ -262,10 +268,8 @@ cmd_protect(int argc, char **argv)
 		status = exit_for(r);
 		goto out;
 	}
-	if (!cli_quiet && !(flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT)))
-		print_protect_applied(json);
-	if (!cli_quiet && json != NULL && strstr(json, "\"dropped\":[]") == NULL)
-		fprintf(stderr, "cardseal: recipients dropped (no certificate): %s\n", json);
+	if (!cli_quiet)
+		print_protect_applied(json, !(flags & (CS_PROTECT_SIGN | CS_PROTECT_ENCRYPT)));
 	status = 0;
 out:
 	free(json);

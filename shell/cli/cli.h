@@ -47,7 +47,12 @@ void print_missing(const char *details);
 void print_engine_error(const char *what, int err, const char *details);
 
 /* After PROTECT without --sign/--encrypt: what the defaults and the policy applied. */
-void print_protect_applied(const char *json);
+/*
+ * PROTECT's reply for people: who was left out, and (always when defaults
+ * decided, else only when the cipher was negotiated or chosen by policy)
+ * what was applied and why.
+ */
+void print_protect_applied(const char *json, int defaults_decided);
 
 /* Writes json (and a newline) to path through a temporary file and rename. */
 int write_report(const char *path, const char *json);

@@ -69,18 +69,33 @@ print_engine_error(const char *what, int err, const char *details)
 }
 
 void
-print_protect_applied(const char *json)
+print_protect_applied(const char *json, int defaults_decided)
 {
 	json_object *o = json != NULL ? json_tokener_parse(json) : NULL;
 	json_object *a = jget(o, "applied", json_type_object);
+	json_object *dropped = jget(o, "dropped", json_type_array);
+	const char *cipher_because = jstr(a, "cipher_because");
+	int negotiated = cipher_because != NULL && strcmp(cipher_because, "default") != 0 &&
+	                 strcmp(cipher_because, "request") != 0;
+	size_t i;
 
-	if (a != NULL)
+	if (dropped != NULL && json_object_array_length(dropped) > 0) {
+		fprintf(stderr, "cardseal: left out (no certificate):");
+		for (i = 0; i < json_object_array_length(dropped); i++)
+			fprintf(stderr, "%s %s", i > 0 ? "," : "",
+			        json_object_get_string(json_object_array_get_idx(dropped, i)));
+		fputc('\n', stderr);
+	}
+	if (a != NULL && defaults_decided)
 		fprintf(stderr, "cardseal: %s (%s), %s (%s)%s%s\n",
 		        jbool(a, "sign") ? "signed" : "not signed",
 		        jstr(a, "sign_because") ? jstr(a, "sign_because") : "?",
 		        jbool(a, "encrypt") ? "encrypted" : "not encrypted",
 		        jstr(a, "encrypt_because") ? jstr(a, "encrypt_because") : "?",
 		        jstr(a, "cipher") ? ", " : "", jstr(a, "cipher") ? jstr(a, "cipher") : "");
+	if (a != NULL && negotiated)
+		fprintf(stderr, "cardseal: %s: %s\n", jstr(a, "cipher") ? jstr(a, "cipher") : "cipher",
+		        cipher_because);
 	json_object_put(o);
 }
 
