@@ -172,6 +172,22 @@ open_protect_output(void *arg, uint32_t stream)
 }
 
 
+/*
+ * --json (the engine's JSON reply on standard output) needs the message
+ * itself to go to a file, or the two would mix.
+ */
+static int
+json_fits(const char *report, const char *out_path)
+{
+	if (report == NULL || strcmp(report, "-") != 0)
+		return 1;
+	if (out_path != NULL && strcmp(out_path, "-") != 0)
+		return 1;
+	fprintf(stderr, "cardseal: --json prints the report on standard output: give an OUT file "
+	                "for the message\n");
+	return 0;
+}
+
 int
 cmd_protect(int argc, char **argv)
 {
@@ -185,6 +201,7 @@ cmd_protect(int argc, char **argv)
 		{ "no-sign", no_argument, NULL, 'S' },
 		{ "no-encrypt", no_argument, NULL, 'E' },
 		{ "report", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct protect_outputs po;
@@ -226,11 +243,14 @@ cmd_protect(int argc, char **argv)
 		case 'r':
 			report = optarg;
 			break;
+		case 'j':
+			report = "-";
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind > 2)
+	if (argc - optind > 2 || !json_fits(report, optind + 1 < argc ? argv[optind + 1] : NULL))
 		return EXIT_USAGE;
 	/*
 	 * Neither --sign nor --encrypt: the account's defaults (always sign,
@@ -348,6 +368,7 @@ cmd_read(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "report", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct streamed req = { CS_MSG_READ, 0, NULL, NULL, "read", 1 };
@@ -358,10 +379,12 @@ cmd_read(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (ch == 'r')
 			report = optarg;
+		else if (ch == 'j')
+			report = "-";
 		else
 			return EXIT_USAGE;
 	}
-	if (argc - optind > 2)
+	if (argc - optind > 2 || !json_fits(report, optind + 1 < argc ? argv[optind + 1] : NULL))
 		return EXIT_USAGE;
 	return run_streamed(&req, optind < argc ? argv[optind] : NULL,
 	                    optind + 1 < argc ? argv[optind + 1] : NULL, report);

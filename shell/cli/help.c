@@ -18,7 +18,8 @@ static const struct {
 	  "  --watch   then print token and reader events as they happen, until interrupted\n" },
 	{ "protect",
 	  "Usage: cardseal protect [--sign] [--encrypt] [--no-sign] [--no-encrypt] [--opaque]\n"
-	  "                        [--cbc] [--drop-missing] [--account ADDR] [--report FILE]\n"
+	  "                        [--cbc] [--drop-missing] [--account ADDR]\n"
+	  "                        [--report FILE | --json]\n"
 	  "                        [IN [OUT]]\n"
 	  "\n"
 	  "Signs and/or encrypts an RFC 5322 message (IN, default standard input) as the\n"
@@ -40,6 +41,7 @@ static const struct {
 	  "  --account ADDR  the account to sign and encrypt as\n"
 	  "  --report FILE   the engine's JSON reply: what was applied and why, who was\n"
 	  "                  left out, the outputs\n"
+	  "  --json          that reply on standard output (OUT must then be a file)\n"
 	  "\n"
 	  "Exit status 4 names the recipients without a certificate.\n" },
 	{ "sign", "Usage: cardseal sign [protect options] [IN [OUT]]\n"
@@ -49,7 +51,7 @@ static const struct {
 	             "\n"
 	             "The same as cardseal protect --encrypt; see cardseal protect --help.\n" },
 	{ "read",
-	  "Usage: cardseal read [--report FILE] [IN [OUT]]\n"
+	  "Usage: cardseal read [--report FILE | --json] [IN [OUT]]\n"
 	  "\n"
 	  "Decrypts and verifies a message (any nesting of signed and encrypted layers) and\n"
 	  "writes the innermost message to OUT, only when everything succeeded. Each layer is\n"
@@ -57,6 +59,7 @@ static const struct {
 	  "certificates to your store (the account's harvest setting).\n"
 	  "\n"
 	  "  --report FILE   the engine's JSON report (verdicts with reasons, layers)\n"
+	  "  --json          the report on standard output (OUT must then be a file)\n"
 	  "\n"
 	  "Exit status 0 when every signature is valid (or there is none), 3 otherwise.\n" },
 	{ "data",

@@ -66,6 +66,16 @@ openssl cms -decrypt -in "$work/enc.eml" -inkey "$work/bob-key.pem" -out "$work/
 check "... that openssl cms decrypts with bob's key to a message without a signature" \
 	test -s "$work/enc.out" -a -z "$(grep -l 'multipart/signed' "$work/enc.out")"
 
+# --json: the engine's reply on standard output, the message in OUT.
+as alice -q protect --sign --json "$work/msg.eml" "$work/signed2.eml" > "$work/p.json"
+check "protect --json: the reply says it was signed, at the request" \
+	test "$(/usr/bin/python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["applied"]; print(a["sign"], a["sign_because"])' "$work/p.json")" = "True request"
+as alice -q read --json "$work/signed2.eml" "$work/read2.out" > "$work/r.json"
+check "read --json: the report on standard output (verdict valid)" \
+	test "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["verdict"])' "$work/r.json")" = valid
+as alice -q read --json "$work/signed2.eml" > /dev/null 2>&1
+check "read --json without an OUT file: usage (exit 2)" test $? -eq 2
+
 # 4. The progress bar: on a terminal, for a 64 MiB message, with percentages.
 { sed '/^$/q' "$work/msg.eml"; head -c $((48 * 1024 * 1024)) /dev/zero | base64 -w 76; } \
 	> "$work/big.eml"
