@@ -218,7 +218,8 @@ as carol -q protect --sign "$work/carol.eml" "$work/f2.eml"
 check "confirm-signatures = yes: keyd asks to confirm the signature" grep -q 'DIALOG CONFIRM' "$work/carol/pinentry.log"
 printf 'FAKE_PINENTRY_ACTION=cancel\n' > "$work/carol/pinentry.env"
 as carol -q protect --sign "$work/carol.eml" "$work/f3.eml" 2>/dev/null
-check "and refusing the confirmation signs nothing" test $? -ne 0 -a ! -e "$work/f3.eml"
+check "and refusing the confirmation signs nothing: cancelled (exit 5), no output" \
+	test $? -eq 5 -a ! -e "$work/f3.eml"
 printf 'FAKE_PINENTRY_ACTION=pin:%s\n' "$CS_USER_PIN" > "$work/carol/pinentry.env"
 
 # 9. The EAS names, mapped onto the native keys.
