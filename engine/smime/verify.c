@@ -258,6 +258,10 @@ path_cb(int ok, X509_STORE_CTX *ctx)
 	case X509_V_ERR_CERT_REVOKED:
 		st->revoked = 1;
 		break;
+	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+		/* A CA certificate whose key usage forbids signing certificates. */
+		st->reasons |= CS_REASON_KEY_USAGE;
+		break;
 	case X509_V_ERR_UNABLE_TO_GET_CRL:
 	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
 	case X509_V_ERR_CRL_HAS_EXPIRED:
@@ -737,7 +741,13 @@ eval_signer(const struct vfy_ctx *v, CMS_ContentInfo *cms, CMS_SignerInfo *si,
 		encryption_pref(v, si, certs, e);
 		sk_X509_pop_free(certs, X509_free);
 	}
-	sig_ok = signature_ok(cms, si, d);
+	/*
+	 * A signer certificate whose key OpenSSL cannot decode (DSA parameters
+	 * inherited from the issuer, RFC 3279 2.3.2, for one) leaves the
+	 * signature unchecked: that is "cannot tell", not "the content was
+	 * changed".
+	 */
+	sig_ok = pk != NULL ? signature_ok(cms, si, d) : -1;
 	ERR_clear_error();
 	e->reasons |= weak_key(pk);
 	if ((r = eval_path(v, cms, signer, e, &st)) != 0)
@@ -763,7 +773,9 @@ eval_signer(const struct vfy_ctx *v, CMS_ContentInfo *cms, CMS_SignerInfo *si,
 	check_addresses(v, e, signer);
 	if (!e->email_matches)
 		e->reasons |= CS_REASON_ADDRESS_MISMATCH;
-	if (!sig_ok) {
+	if (sig_ok < 0)
+		e->reasons |= CS_REASON_UNTRUSTED_ROOT;
+	if (sig_ok == 0) {
 		e->reasons |= CS_REASON_BAD_SIGNATURE;
 		e->verdict = CS_VERDICT_INVALID;
 	} else if (st.revoked) {

@@ -2,7 +2,7 @@
  * cs_read against the external corpora in ../shared/corpora (read-only,
  * located through CS_CORPORA). Expected verdicts and plaintexts come from
  * the corpus itself: file names (Thunderbird's NSS-made messages name every
- * layer, PKITS names every path Valid or Invalid), READMEs, the plaintext
+ * layer), READMEs, the plaintext
  * files shipped beside the messages, or, where a corpus ships no plaintext,
  * what `openssl cms -decrypt` in a separate process makes of the message.
  * Every case where our verdict differs from what the name alone suggests is
@@ -16,8 +16,8 @@
  *   OpenSSL:     smime-certs/smroot.pem; identities smec3, smrsa1 (key+cert PEMs);
  *                the PKITS trust anchor for the PKITS message OpenSSL ships
  *   Bouncy Castle ECDH: no signatures; identity ecdh/ecc.key + ecc.crt
- *   PKITS:       TrustAnchorRootCertificate.crt, every PKITS CA certificate as
- *                an untrusted intermediate, every PKITS CRL
+ *   PKITS:       the whole suite runs in tests/pkits against PKITS's published
+ *                results; only the message OpenSSL ships is read here
  *
  * Policy differences that apply throughout (DESIGN.md "S/MIME rules"):
  * SHA-1, 3DES, RC2, DSA and RSA < 2048 are flagged weak, not rejected
@@ -734,78 +734,6 @@ test_bc_ecdh(void)
 	rt_free(&t);
 }
 
-/* ------------------------------------------------------------ PKITS */
-
-/*
- * PKITS as signed mail: a Valid path must give VALID or MISMATCH (the end
- * entities carry other addresses than the sender) with no reason beyond
- * the address, an unknown revocation status or SHA-1; an Invalid one must
- * not give VALID or MISMATCH unless its revocation status is reported
- * unknown: a missing, stale or unusable CRL is "unknown" by design, not a
- * rejection.
- */
-static void
-test_pkits(void)
-{
-	const unsigned ok_reasons =
-	    CS_REASON_ADDRESS_MISMATCH | CS_REASON_REVOCATION_UNKNOWN | CS_REASON_WEAK_ALGORITHM;
-	struct cs_read_report rep;
-	struct rt t;
-	char *out, path[8192];
-	DIR *d;
-	struct dirent *de;
-	int valid, good, pass = 0, total = 0, r;
-	size_t n;
-
-	rt_init(&t);
-	if (sh("for c in '%s'/certs/*.crt; do openssl x509 -inform DER -in \"$c\"; done > '%s' && "
-	       "for c in '%s'/crls/*.crl; do openssl crl -inform DER -in \"$c\"; done > '%s'",
-	       C(PKITS), T("certs.pem"), C(PKITS), T("crls.pem")) != 0 ||
-	    rt_add_anchors(&t, C(PKITS "certs/TrustAnchorRootCertificate.crt")) != 0 ||
-	    rt_add_untrusted(&t, T("certs.pem")) != 0 || rt_add_crl(&t, T("crls.pem")) != 0 ||
-	    (d = opendir(C(PKITS "smime"))) == NULL) {
-		CHECK(0, "PKITS loads");
-		rt_free(&t);
-		return;
-	}
-	t.o.spill_dir = tmp;
-	while ((de = readdir(d)) != NULL) {
-		valid = strncmp(de->d_name, "SignedValid", 11) == 0;
-		if (!valid && strncmp(de->d_name, "SignedInvalid", 13) != 0)
-			continue; /* the policy tests whose result depends on the initial settings
-			           */
-		snprintf(path, sizeof(path), "%s/%s", C(PKITS "smime"), de->d_name);
-		r = rt_read_file(&t, path, &out, &n, &rep);
-		good = r == 0 && rep.n_layers == 1 &&
-		       (rep.verdict == CS_VERDICT_VALID || rep.verdict == CS_VERDICT_MISMATCH);
-		if (valid &&
-		    strcmp(de->d_name, "SignedValidDSAParameterInheritanceTest5.eml") == 0) {
-			printf(
-			    "# %s: DSA parameters inherited from the issuer, which OpenSSL cannot "
-			    "use: INVALID\n",
-			    de->d_name);
-			good = rep.verdict == CS_VERDICT_INVALID;
-		} else if (valid) {
-			good = good && (rep.layers[0].reasons & ~ok_reasons) == 0;
-		} else {
-			good =
-			    r == 0 && (!good || rep.layers[0].revocation == CS_REVOCATION_UNKNOWN);
-		}
-		if (!good) {
-			printf("# PKITS %s: ", de->d_name);
-			rt_print_report(stdout, r, &rep);
-		}
-		pass += good;
-		total++;
-		free(out);
-		cs_read_report_clear(&rep);
-	}
-	closedir(d);
-	CHECK(total >= 200 && pass == total, "PKITS: %d of %d Valid/Invalid paths as named", pass,
-	      total);
-	rt_free(&t);
-}
-
 int
 main(void)
 {
@@ -825,7 +753,6 @@ main(void)
 	test_rfc4134();
 	test_openssl();
 	test_bc_ecdh();
-	test_pkits();
 	sh("rm -rf '%s'", tmp);
 	return tap_done();
 }
