@@ -164,6 +164,43 @@ test_frames(void)
 		close(fd2);
 }
 
+/*
+ * A client may have CS_PROTO_MAX_IN_FLIGHT requests at once: SUBSCRIBE stays
+ * open until cancelled, so eight of them fill the slots, the ninth request
+ * is BUSY, and cancelling one frees a slot.
+ */
+static void
+test_in_flight(void)
+{
+	uint8_t cancel_body[4];
+	uint32_t code, id;
+	int fd = raw_connect(), r, sent = 1;
+
+	CHECK(fd >= 0 && hello(fd) == CS_MSG_OK, "in flight: connected");
+	for (id = 100; id < 100 + CS_PROTO_MAX_IN_FLIGHT; id++)
+		sent = sent && cs_frame_write(fd, CS_MSG_SUBSCRIBE, id, NULL, 0) == 0;
+	CHECK(sent, "in flight: %d SUBSCRIBE requests sent", CS_PROTO_MAX_IN_FLIGHT);
+	r = exchange(fd, CS_MSG_STATUS, 200, NULL, 0, &code);
+	CHECK(r == CS_MSG_ERROR && code == (uint32_t)-CS_ERR_BUSY,
+	      "in flight: one more request is BUSY (type %d, code %u)", r, code);
+	cancel_body[0] = 0;
+	cancel_body[1] = 0;
+	cancel_body[2] = 0;
+	cancel_body[3] = 100;
+	r = exchange(fd, CS_MSG_CANCEL, 201, cancel_body, sizeof(cancel_body), &code);
+	CHECK_EQ_INT(r, CS_MSG_OK, "in flight: CANCEL of one SUBSCRIBE answered");
+	/* The cancelled request leaves when its thread ends: poll for the free slot. */
+	for (id = 202; id < 302; id++) {
+		if ((r = exchange(fd, CS_MSG_STATUS, id, NULL, 0, &code)) != CS_MSG_ERROR ||
+		    code != (uint32_t)-CS_ERR_BUSY)
+			break;
+		usleep(20 * 1000);
+	}
+	CHECK_EQ_INT(r, CS_MSG_OK, "in flight: with a slot free, STATUS is answered");
+	if (fd >= 0)
+		close(fd);
+}
+
 static void
 test_client_library(void)
 {
@@ -333,6 +370,7 @@ main(int argc, char **argv)
 		return 99;
 	start_engine(argv[1], module, pinentry);
 	test_frames();
+	test_in_flight();
 	test_client_library();
 	test_subscribe();
 	test_other_user();
