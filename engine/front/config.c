@@ -123,6 +123,8 @@ apply(struct cs_config *c, const char *section, const char *key, const char *val
 			return set_str(&c->anchors, value);
 		if (strcmp(key, "crl-dir") == 0)
 			return set_str(&c->crl_dir, value);
+		if (strcmp(key, "system-anchors") == 0)
+			return parse_bool(value, &c->system_anchors);
 	} else if (strcmp(section, "pin") == 0) {
 		if (strcmp(key, "pinentry") == 0)
 			return value[0] == '/' ? set_str(&c->pinentry, value) : CS_ERR_BAD_FORMAT;

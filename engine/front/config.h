@@ -16,6 +16,7 @@ struct cs_config {
 	char *modules;          /* [tokens] modules: "p11-kit" or ';'-separated paths */
 	char *anchors;          /* [trust] anchors: ';'-separated CA files */
 	char *crl_dir;          /* [trust] crl-dir */
+	int system_anchors;     /* [trust] system-anchors = yes|no: OpenSSL's default CA store too */
 	char *pinentry;         /* [pin] pinentry */
 	unsigned cache_ttl;     /* [pin] cache-ttl, seconds */
 	unsigned pin_timeout;   /* [pin] timeout, seconds */

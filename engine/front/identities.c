@@ -263,6 +263,13 @@ front_trust_store(const struct cs_config *cfg, X509_STORE **ret_store, int *ret_
 			r = CS_ERR_NOT_FOUND;   /* a configured anchor file we cannot read */
 	}
 	free(list);
+	/*
+	 * The system store only on request: on Debian it is the web's TLS roots
+	 * (ca-certificates), which were never vetted for email. OpenSSL's default
+	 * paths are /etc/ssl/certs and its bundle, or SSL_CERT_FILE / SSL_CERT_DIR.
+	 */
+	if (r == 0 && cfg->system_anchors && X509_STORE_set_default_paths(store) != 1)
+		r = CS_ERR_NOT_FOUND;
 	if (r == 0 && cfg->crl_dir[0] != '\0' && load_crls(store, cfg->crl_dir) > 0) {
 		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
 		*ret_have_crls = 1;

@@ -27,18 +27,20 @@ main(void)
 	          strcmp(c.store, "/home/u/.local/share/cardseal") == 0 &&
 	          strcmp(c.modules, "p11-kit") == 0 && c.cache_ttl == 300,
 	      "defaults: socket in XDG_RUNTIME_DIR, store in XDG_DATA_HOME, p11-kit, 300 s");
+	CHECK(c.system_anchors == 0, "defaults: the system CA store is not trusted");
 	cs_config_clear(&c);
 
 	r = parse(&c,
 	          "# comment\n; also a comment\n\n[engine]\nsocket = /tmp/s\nstore=/tmp/st\r\n"
 	          "[tokens]\n  modules = /a.so;/b.so  \n[trust]\nanchors = /ca1.pem;/ca2.pem\n"
-	          "crl-dir = /crl\n[pin]\npinentry = /usr/bin/pinentry-tty\ncache-ttl = 0\n"
+	          "crl-dir = /crl\nsystem-anchors = yes\n[pin]\npinentry = /usr/bin/pinentry-tty\ncache-ttl = 0\n"
 	          "timeout = 30\nconfirm-signatures = yes\n",
 	          err, sizeof(err));
 	CHECK(r == 0 && strcmp(c.socket, "/tmp/s") == 0 && strcmp(c.store, "/tmp/st") == 0 &&
 	          strcmp(c.modules, "/a.so;/b.so") == 0 && strcmp(c.anchors, "/ca1.pem;/ca2.pem") == 0 &&
 	          strcmp(c.crl_dir, "/crl") == 0 && strcmp(c.pinentry, "/usr/bin/pinentry-tty") == 0 &&
-	          c.cache_ttl == 0 && c.pin_timeout == 30 && c.confirm_signatures == 1,
+	          c.cache_ttl == 0 && c.pin_timeout == 30 && c.confirm_signatures == 1 &&
+	          c.system_anchors == 1,
 	      "every key read, blanks and CRLF trimmed (%s)", err);
 	cs_config_clear(&c);
 
