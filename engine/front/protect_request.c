@@ -468,10 +468,6 @@ fail:
 	return r;
 }
 
-/* A BIO reading a spill from its start (a memory-bounded replay). */
-static BIO *
-spill_bio(struct spill *s);
-
 /*
  * RFC 8551 2.7.1: a recipient whose newest signed mail listed AES-CBC and no
  * AES-GCM among its capabilities gets CBC, when the admin policy lets the
@@ -548,7 +544,7 @@ run(struct protect_job *job, BIO *upload)
 
 			if (i > 0 && cert == NULL)
 				continue;       /* dropped */
-			if ((r = spill_rewind(body)) != 0 || (body_in = spill_bio(body)) == NULL) {
+			if ((r = spill_rewind(body)) != 0 || (body_in = spill_bio_new(body)) == NULL) {
 				r = r != 0 ? r : CS_ERR_NOMEM;
 				break;
 			}
@@ -582,73 +578,6 @@ out:
 	spill_free(body);
 	free(recips);
 	return r;
-}
-
-struct spill_reader {
-	struct spill *s;
-};
-
-static int
-spill_bio_read(BIO *bio, char *out, int size)
-{
-	struct spill_reader *sr = BIO_get_data(bio);
-	size_t n = 0;
-
-	if (size <= 0)
-		return 0;
-	if (spill_read(sr->s, out, (size_t)size, &n) != 0)
-		return -1;
-	return (int)n;
-}
-
-static long
-spill_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
-{
-	(void)bio;
-	(void)num;
-	(void)ptr;
-	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-}
-
-static int
-spill_bio_destroy(BIO *bio)
-{
-	free(BIO_get_data(bio));
-	BIO_set_data(bio, NULL);
-	return 1;
-}
-
-static BIO_METHOD *spill_method;
-static pthread_once_t spill_once = PTHREAD_ONCE_INIT;
-
-static void
-make_spill_method(void)
-{
-	spill_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cardseal-spill");
-	if (spill_method != NULL) {
-		BIO_meth_set_read(spill_method, spill_bio_read);
-		BIO_meth_set_ctrl(spill_method, spill_bio_ctrl);
-		BIO_meth_set_destroy(spill_method, spill_bio_destroy);
-	}
-}
-
-static BIO *
-spill_bio(struct spill *s)
-{
-	struct spill_reader *sr;
-	BIO *bio;
-
-	pthread_once(&spill_once, make_spill_method);
-	if (spill_method == NULL || (sr = calloc(1, sizeof(*sr))) == NULL)
-		return NULL;
-	if ((bio = BIO_new(spill_method)) == NULL) {
-		free(sr);
-		return NULL;
-	}
-	sr->s = s;
-	BIO_set_data(bio, sr);
-	BIO_set_init(bio, 1);
-	return bio;
 }
 
 void

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/bio.h>
+
 struct spill;
 
 /*
@@ -32,6 +34,13 @@ int spill_read(struct spill *s, void *buf, size_t cap, size_t *ret_n);
 
 /* Bytes written so far. */
 uint64_t spill_size(const struct spill *s);
+
+/*
+ * A read-only BIO over s (after spill_rewind): a memory-bounded replay of
+ * what was spilled, for a second pass. The BIO does not own s. NULL when out
+ * of memory.
+ */
+BIO *spill_bio_new(struct spill *s);
 
 /* Closes the file and wipes the key; NULL is fine. */
 void spill_free(struct spill *s);
