@@ -30,6 +30,9 @@ struct composer {
 	char *in_reply_to, *references;
 	gboolean reply_encrypted;
 	gboolean settings_applied; /* the account's defaults were set once */
+	/* The user's own choice stands: defaults that arrive later do not undo it. */
+	gboolean sign_touched, encrypt_touched, setting_defaults;
+	char *defaults_for; /* the account whose defaults were asked for last */
 	char *wanted_account;
 };
 
@@ -49,6 +52,7 @@ composer_free(gpointer data)
 	g_free(c->wanted_account);
 	g_free(c->in_reply_to);
 	g_free(c->references);
+	g_free(c->defaults_for);
 	g_free(c);
 }
 
@@ -85,9 +89,11 @@ apply_policy(struct composer *c)
 {
 	const struct ej_policy *p = csg_app()->policy;
 
+	c->setting_defaults = TRUE;
 	lock_toggle(c->sign_check, c->sign_lock_label, p != NULL ? &p->sign : NULL, "signed");
 	lock_toggle(c->encrypt_check, c->encrypt_lock_label, p != NULL ? &p->encrypt : NULL,
 	            "encrypted");
+	c->setting_defaults = FALSE;
 }
 
 static void
@@ -122,9 +128,14 @@ settings_done(GObject *source, GAsyncResult *res, gpointer data)
 	(void)source;
 	if (c != NULL && job->err == 0 &&
 	    (s = ej_settings_parse(job->json, job->account)) != NULL) {
-		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->sign_check), s->always_sign);
-		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->encrypt_check),
-		                             s->always_encrypt || c->reply_encrypted);
+		c->setting_defaults = TRUE;
+		if (!c->sign_touched)
+			gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->sign_check),
+			                             s->always_sign);
+		if (!c->encrypt_touched)
+			gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->encrypt_check),
+			                             s->always_encrypt || c->reply_encrypted);
+		c->setting_defaults = FALSE;
 		ej_settings_free(s);
 		/* The policy has the last word over the user's defaults. */
 		apply_policy(c);
@@ -150,8 +161,30 @@ load_defaults(struct composer *c)
 static void
 on_from_changed(GtkComboBox *combo, gpointer data)
 {
-	(void)combo;
-	load_defaults(data);
+	struct composer *c = data;
+	const char *address = gtk_combo_box_get_active_id(combo);
+
+	/* Another account: its defaults, not the choice made for the one before. */
+	if (address != NULL && g_strcmp0(address, c->defaults_for) != 0) {
+		c->sign_touched = FALSE;
+		c->encrypt_touched = FALSE;
+		g_free(c->defaults_for);
+		c->defaults_for = g_strdup(address);
+	}
+	load_defaults(c);
+}
+
+static void
+on_toggled(GtkToggleButton *b, gpointer data)
+{
+	struct composer *c = data;
+
+	if (c->setting_defaults)
+		return;
+	if (GTK_WIDGET(b) == c->sign_check)
+		c->sign_touched = TRUE;
+	else
+		c->encrypt_touched = TRUE;
 }
 
 static void
@@ -522,6 +555,8 @@ composer_new(GtkApplication *app, const char *account, const char *to, const cha
 		g_ptr_array_add(c->attachments, g_canonicalize_filename(*attachments, NULL));
 	show_attachments(c);
 	g_signal_connect(c->from_combo, "changed", G_CALLBACK(on_from_changed), c);
+	g_signal_connect(c->sign_check, "toggled", G_CALLBACK(on_toggled), c);
+	g_signal_connect(c->encrypt_check, "toggled", G_CALLBACK(on_toggled), c);
 	g_signal_connect(widget(c, "attach_button"), "clicked", G_CALLBACK(on_attach), c);
 	g_signal_connect(c->unattach_button, "clicked", G_CALLBACK(on_unattach), c);
 	g_signal_connect(c->send_button, "clicked", G_CALLBACK(on_send), c);
@@ -543,8 +578,10 @@ composer_new_reply(GtkApplication *app, const struct reply *r)
 	c->in_reply_to = g_strdup(r->in_reply_to);
 	c->references = g_strdup(r->references);
 	c->reply_encrypted = r->encrypt;
+	c->setting_defaults = TRUE;
 	if (r->encrypt)
 		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->encrypt_check), TRUE);
+	c->setting_defaults = FALSE;
 	/* The policy may say otherwise; it has the last word. */
 	apply_policy(c);
 	gtk_text_buffer_set_text(b, r->body, -1);
