@@ -103,12 +103,15 @@ harvest_off=0
 as bob -q settings set --account bob@example.org --harvest no >/dev/null 2>&1 && harvest_off=1
 
 # The fixture messages: alice signs and encrypts to bob (and to herself).
+# anyeku@example.org is the Bcc recipient whose key (a PKCS#12 file) the tests hold.
 as alice -q certs import "$CS_PKI/bob-rsa.cert.pem" >/dev/null
+as alice -q certs import "$CS_PKI/anyeku.cert.pem" >/dev/null
 cat > "$work/msg.eml" <<'MAIL'
 From: Alice Example <alice@example.org>
 To: Bob Example <bob@example.org>
 Subject: Quarterly figures
 Date: Sat, 28 Nov 2026 12:00:00 +0000
+Message-ID: <figures-1@example.org>
 Content-Type: text/plain; charset=utf-8
 
 Hello Bob,
@@ -120,10 +123,14 @@ MAIL
 as alice -q protect --sign --encrypt "$work/msg.eml" "$work/bob/inbox/cur/1.eml:2,S" ||
 	{ echo "Bail out! protect"; exit 1; }
 cp "$work/bob/inbox/cur/1.eml:2,S" "$work/signed-encrypted.eml"
-sed 's/^Subject: .*/Subject: Lunch on Friday/' "$work/msg.eml" > "$work/plain.eml"
+sed -e 's/^Subject: .*/Subject: Lunch on Friday/' -e 's/^Message-ID: .*/Message-ID: <lunch-1@example.org>/' \
+	-e 's/^To: .*/To: Bob Example <bob@example.org>\nReply-To: Alice at home <alice.home@example.org>/' \
+	"$work/msg.eml" > "$work/plain.eml"
 as alice -q protect --sign "$work/plain.eml" "$work/bob/inbox/cur/2.eml:2,S"
 openssl pkcs12 -in "$CS_PKI/bob-rsa.p12" -passin "pass:$CS_P12_PASSWORD" -nodes -nocerts \
 	-out "$work/bob-key.pem" 2>/dev/null
+openssl pkcs12 -in "$CS_PKI/anyeku.p12" -passin "pass:$CS_P12_PASSWORD" -nodes -nocerts \
+	-out "$work/anyeku-key.pem" 2>/dev/null
 
 export CS_GUI_WORK=$work CS_GUI_SHELL=$gtk CS_GUI_CARDSEAL=$cardseal CS_GUI_FAULTCTL=$faultctl
 export CS_GUI_POLICY_ENGINE=$policy_engine CS_GUI_HARVEST_OFF=$harvest_off
