@@ -194,8 +194,13 @@ class Skip(Exception):
     """A test that cannot run here (said in the TAP line)."""
 
 
+ONLY = os.environ.get("CS_GUI_ONLY", "")  # while working on one test: a part of its name
+
+
 def test(name):
     def wrap(fn):
+        if ONLY and ONLY not in name:
+            return fn
         try:
             fn()
             results.append((True, name, ""))
@@ -656,6 +661,8 @@ def _large():
     wait("the progress bar at its end", at_end, timeout=60)
     wait("the send command to run", lambda: sent_calls(d))
     assert at_end(), f"the bar went back from its end: {seen[-5:]}"
+    between = sorted({round(v, 2) for v in seen if 0 < v < 1})
+    print(f"# progress seen on the way: {between[:3]}...{between[-3:]} ({len(between)} values)")
     open(f"{d}/release", "w").close()
     wait("the composer to close after sending", lambda: alice.proc.poll() is not None)
     calls = sent_calls(d)

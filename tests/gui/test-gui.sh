@@ -137,8 +137,11 @@ export CS_GUI_POLICY_ENGINE=$policy_engine CS_GUI_HARVEST_OFF=$harvest_off
 export CS_GUI_SCREENSHOTS=${CS_GUI_SCREENSHOTS:-$PWD/screenshots}
 mkdir -p "$CS_GUI_SCREENSHOTS"
 # No window manager: windows place themselves; the screen is big enough for them side by side.
+# -noreset: the X server resets when its last client leaves (the accessibility bus launcher
+# looks at the root window and goes), and a shell starting during that reset cannot open
+# the display.
 # The accessibility daemons print on the session's stdout: keep only the driver's TAP.
-xvfb-run -a -s "-screen 0 1280x900x24" dbus-run-session -- \
+xvfb-run -a -s "-screen 0 1280x900x24 -noreset" dbus-run-session -- \
 	/usr/bin/python3 "$here/gui_driver.py" > "$work/driver.out" 2> "$work/driver.err"
 status=$?
 grep -E '^(ok|not ok|1\.\.|#)' "$work/driver.out"
