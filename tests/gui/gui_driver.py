@@ -573,6 +573,26 @@ def _bcc_command():
     check_bcc_copies(main, copy, "command")
 
 
+@test("composer: a signed-only message goes to its Bcc recipient as the same message, by envelope")
+def _bcc_signed():
+    d, script = send_script("sent-signed")
+    conf = account_file("bcc-signed", "alice", "alice@example.org", "Alice Example",
+                        send_command=f"{script} -t -oi")
+    alice = Shell("alice", "--accounts", conf, "--compose")
+    compose_bcc(alice)
+    set_text(alice.named("Bcc", pyatspi.ROLE_TEXT), "carol@example.org")
+    check(alice, "Encrypt", False)
+    click(alice.named("Send", pyatspi.ROLE_PUSH_BUTTON))
+    wait("the composer to close after sending", lambda: alice.proc.poll() is not None)
+    calls = sent_calls(d)
+    assert [argv for argv, _ in calls] == [["-t", "-oi"], ["-oi", "--", "carol@example.org"]], calls
+    with open(calls[0][1], "rb") as a, open(calls[1][1], "rb") as b:
+        main = a.read()
+        assert main == b.read(), "the Bcc recipient got another message"
+    assert b"carol" not in main.lower(), "the message names the Bcc recipient"
+    assert b"salaries, in confidence" in verified_text(calls[0][1], f"{WORK}/signed-bcc.txt")
+
+
 def composer_frame(shell):
     return shell.window("New message")
 
@@ -616,6 +636,17 @@ def _reply():
     assert "bob@example.org" in msg["From"], msg["From"]
     assert "alice.home@example.org" in msg["To"], msg["To"]
     assert "> the quarterly figures are ready;" in msg.get_content(), msg.get_content()[:300]
+    bob.close()
+    # A reply to that reply (unprotected) keeps one "Re:".
+    again = Shell("bob", path)
+    again.label_starting("Not signed and not encrypted")
+    reply = again.named("Reply", pyatspi.ROLE_PUSH_BUTTON)
+    wait("Reply enabled", lambda: state(reply, pyatspi.STATE_SENSITIVE))
+    click(reply)
+    subject = again.find("the second reply's Subject",
+                         lambda n: n.getRole() == pyatspi.ROLE_TEXT and n.name == "Subject",
+                         root=composer_frame(again))
+    assert text_of(subject) == "Re: Lunch on Friday", f"Re: doubled: '{text_of(subject)}'"
 
 
 @test("reader: a reply to an encrypted message is encrypted by default, to the sender")
