@@ -395,9 +395,8 @@ send_done(GObject *source, GAsyncResult *res, gpointer data)
 			text = g_strdup_printf("Sent %u of %u copies, then: %s", j->copies,
 			                       j->planned, j->message);
 		else
-			text = g_strdup_printf("Not sent: %s", j->err != 0
-			                                             ? engine_error_text(j->err)
-			                                             : j->message);
+			text = g_strdup_printf(
+			    "Not sent: %s", j->err != 0 ? engine_error_text(j->err) : j->message);
 		gtk_label_set_text(GTK_LABEL(c->status_label), text);
 		goto out;
 	}

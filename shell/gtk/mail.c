@@ -129,9 +129,8 @@ mail_view_load(const char *path, GError **error)
 	v->to = list_text(g_mime_message_get_addresses(msg, GMIME_ADDRESS_TYPE_TO));
 	v->cc = list_text(g_mime_message_get_addresses(msg, GMIME_ADDRESS_TYPE_CC));
 	v->reply_to = list_text(g_mime_message_get_reply_to(msg));
-	v->message_id = g_strdup(g_mime_message_get_message_id(msg) != NULL
-	                             ? g_mime_message_get_message_id(msg)
-	                             : "");
+	v->message_id = g_strdup(
+	    g_mime_message_get_message_id(msg) != NULL ? g_mime_message_get_message_id(msg) : "");
 	v->references = references_text(msg);
 	subject = g_mime_message_get_subject(msg);
 	v->subject = g_strdup(subject != NULL ? subject : "");
@@ -539,9 +538,9 @@ mail_maildir_deliver(const char *dir, const char *src, const char *prefix, char 
 	gboolean ok = FALSE;
 
 	/* Maildir's unique name: time, pid and a counter, then the host. */
-	unique =
-	    g_strdup_printf("%" G_GINT64_FORMAT ".P%dQ%u.%s", g_get_real_time() / G_USEC_PER_SEC,
-	                    (int)getpid(), (guint)g_atomic_int_add(&counter, 1) + 1, g_get_host_name());
+	unique = g_strdup_printf("%" G_GINT64_FORMAT ".P%dQ%u.%s",
+	                         g_get_real_time() / G_USEC_PER_SEC, (int)getpid(),
+	                         (guint)g_atomic_int_add(&counter, 1) + 1, g_get_host_name());
 	tmp_path = g_build_filename(tmp_dir, unique, NULL);
 	new_path = g_build_filename(new_dir, unique, NULL);
 	if (g_mkdir_with_parents(tmp_dir, 0700) != 0 || g_mkdir_with_parents(new_dir, 0700) != 0 ||

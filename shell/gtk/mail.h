@@ -21,9 +21,9 @@ struct mail_attachment {
 struct mail_view {
 	gpointer message; /* GMimeMessage */
 	char *from, *to, *cc, *subject, *date;
-	char *reply_to;   /* "" when absent */
-	char *message_id; /* without its angle brackets; "" when absent */
-	char *references; /* "<a> <b>" as the message has them, or "" */
+	char *reply_to;         /* "" when absent */
+	char *message_id;       /* without its angle brackets; "" when absent */
+	char *references;       /* "<a> <b>" as the message has them, or "" */
 	char *body;             /* the first text/plain body in UTF-8, or NULL */
 	gboolean html_only;     /* no text/plain, but an HTML body */
 	gpointer html_part;     /* GMimePart of that HTML body */
@@ -83,7 +83,7 @@ GStrv mail_list_addresses(const char *list);
  * Copies src into the Maildir dir (tmp/ then new/), after the header lines in
  * prefix (NULL: none); the new file's path in *ret_path.
  */
-gboolean mail_maildir_deliver(const char *dir, const char *src, const char *prefix,
-                              char **ret_path, GError **error);
+gboolean mail_maildir_deliver(const char *dir, const char *src, const char *prefix, char **ret_path,
+                              GError **error);
 
 #endif

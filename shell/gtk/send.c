@@ -191,8 +191,8 @@ plan_protected(struct send_job *j, const char *json, const char *dir, GPtrArray 
 			continue;
 		for (k = 0; o->recipients[k] != NULL; k++) {
 			g_ptr_array_add(covered, o->recipients[k]);
-			all_dropped = all_dropped &&
-			              has_address((const char *const *)j->dropped, o->recipients[k]);
+			all_dropped = all_dropped && has_address((const char *const *)j->dropped,
+			                                         o->recipients[k]);
 		}
 		path = g_strdup_printf("%s/stream-%u.eml", dir, o->stream);
 		if (g_file_test(path, G_FILE_TEST_EXISTS) && o->recipients[0] != NULL)
@@ -211,7 +211,8 @@ plan_protected(struct send_job *j, const char *json, const char *dir, GPtrArray 
 		if (in_array(covered, bcc[i]) ||
 		    has_address((const char *const *)j->dropped, bcc[i]))
 			continue;
-		/* Encrypted, the To/Cc copy is not theirs to read: that would be a bug to stop on. */
+		/* Encrypted, the To/Cc copy is not theirs to read: that would be a bug to stop on.
+		 */
 		if (encrypted) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 			            "the engine made no copy for the Bcc recipient %s", bcc[i]);
