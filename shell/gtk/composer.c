@@ -274,11 +274,10 @@ on_send_event(gpointer target, int kind, guint64 value, const char *detail)
 	case SEND_EVENT_TOTAL:
 		c->total = value;
 		return;
-	case SEND_EVENT_PROTECTED:
-		/* Whatever the last PROGRESS said, PROTECT has read everything. */
-		text = g_strdup_printf(value > 1 ? "Protected; sending %u copies…"
-		                                 : "Protected; sending…",
-		                       (unsigned)value);
+	case SEND_EVENT_DELIVERING:
+		/* Whatever the last PROGRESS said, the message was read to its end. */
+		text = value > 1 ? g_strdup_printf("Sending %u copies…", (unsigned)value)
+		                 : g_strdup("Sending…");
 		gtk_progress_bar_set_fraction(GTK_PROGRESS_BAR(c->progress), 1);
 		gtk_progress_bar_set_text(GTK_PROGRESS_BAR(c->progress), text);
 		g_free(text);

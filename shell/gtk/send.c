@@ -304,7 +304,7 @@ send_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
 			goto out;
 	}
 	j->planned = copies->len;
-	post(j, SEND_EVENT_PROTECTED, copies->len);
+	post(j, SEND_EVENT_DELIVERING, copies->len);
 	for (i = 0; i < copies->len && e == NULL; i++) {
 		if (deliver(j, g_ptr_array_index(copies, i), &e))
 			j->copies++;

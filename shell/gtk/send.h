@@ -20,7 +20,7 @@
 
 /* Synthetic events (beside CS_EVENT_*). */
 #define SEND_EVENT_TOTAL 1000     /* value: the bytes PROTECT reads, all copies together */
-#define SEND_EVENT_PROTECTED 1001 /* PROTECT is done; value: the copies to deliver */
+#define SEND_EVENT_DELIVERING 1001 /* the copies are made (PROTECT done); value: how many */
 
 /* The field that names a Bcc copy's envelope recipient in the outbox. */
 #define SEND_ENVELOPE_FIELD "X-Cardseal-Envelope-To"

@@ -5,7 +5,8 @@
 # fault-injecting module, PINs from the scripted pinentry).
 #
 # Usage: test-gui.sh CARDSEAL_GTK CARDSEAL CARDSEALD FAULT_MODULE FAKE_PINENTRY FAULTCTL
-# Prints TAP. With CS_GUI_SCREENSHOTS=DIR the screenshots land in DIR
+# Prints TAP. CS_GUI_ONLY=TEXT runs only the tests whose names contain TEXT.
+# With CS_GUI_SCREENSHOTS=DIR the screenshots land in DIR
 # (tests/gui/screenshots.sh points it at docs/screenshots).
 set -uo pipefail
 gtk=$(realpath "$1") cardseal=$(realpath "$2") cardseald=$(realpath "$3")
