@@ -10,7 +10,9 @@
  *   folder = /home/alice/Mail/INBOX      (a Maildir the reader opens at start)
  *
  * cardseal-gtk(1) documents it. Without the file, the addresses of the
- * identities on your tokens are the accounts, sending with sendmail.
+ * identities on your tokens are the accounts, sending with sendmail. A Bcc
+ * recipient's copy runs the send command without -t and with "-- ADDRESS"
+ * (send.c says why).
  */
 #ifndef CSG_ACCOUNTS_H
 #define CSG_ACCOUNTS_H

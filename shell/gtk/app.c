@@ -430,6 +430,7 @@ on_startup(GApplication *gapp, gpointer data)
 	static const char *const open_keys[] = {"<Control>o", NULL};
 	static const char *const folder_keys[] = {"<Control><Shift>o", NULL};
 	static const char *const close_keys[] = {"<Control>w", NULL};
+	static const char *const reply_keys[] = {"<Control>r", NULL};
 	static const char *const send_keys[] = {"<Control>Return", NULL};
 	GtkCssProvider *css;
 
@@ -442,6 +443,7 @@ on_startup(GApplication *gapp, gpointer data)
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.open-folder",
 	                                      folder_keys);
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.close", close_keys);
+	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.reply", reply_keys);
 	gtk_application_set_accels_for_action(GTK_APPLICATION(gapp), "win.send", send_keys);
 	css = gtk_css_provider_new();
 	gtk_css_provider_load_from_resource(css, "/org/cardseal/gtk/style.css");

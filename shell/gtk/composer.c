@@ -1,14 +1,16 @@
 /*
- * The composer: From (an account), To, Cc, Subject, the text, attachments,
- * and Options with Sign and Encrypt, whose defaults come from the account's
- * settings and which the administrator's policy may lock. Recipients
- * without a certificate are named before anything is sent.
+ * The composer: From (an account), To, Cc, Bcc, Subject, the text,
+ * attachments, and Options with Sign and Encrypt, whose defaults come from
+ * the account's settings and which the administrator's policy may lock.
+ * Recipients without a certificate are named before anything is sent. A
+ * reply starts from the reader's message (reply.c).
  */
 #include <string.h>
 
 #include "app.h"
 #include "cs_error.h"
 #include "cs_proto.h"
+#include "reply.h"
 #include "security_words.h"
 #include "send.h"
 #include "windows.h"
@@ -16,13 +18,21 @@
 struct composer {
 	GtkBuilder *ui;
 	GtkWindow *window;
-	GtkWidget *from_combo, *to_entry, *cc_entry, *subject_entry, *body_view;
+	GtkWidget *from_combo, *to_entry, *cc_entry, *bcc_entry, *subject_entry, *body_view;
 	GtkWidget *sign_check, *encrypt_check, *sign_lock_label, *encrypt_lock_label;
 	GtkWidget *attachments_combo, *unattach_button, *send_button, *progress, *status_label;
 	GPtrArray *attachments; /* char * paths */
-	guint64 total;          /* bytes of the message being sent */
+	guint64 total;          /* bytes PROTECT reads for all copies */
+	guint64 done_before;    /* bytes of the copies PROTECT finished */
+	guint64 last_progress;  /* the last PROGRESS value (of the copy in hand) */
 	gboolean sending;
+	/* A reply's threading fields and its default: encrypted as the original was. */
+	char *in_reply_to, *references;
+	gboolean reply_encrypted;
 	gboolean settings_applied; /* the account's defaults were set once */
+	/* The user's own choice stands: defaults that arrive later do not undo it. */
+	gboolean sign_touched, encrypt_touched, setting_defaults;
+	char *defaults_for; /* the account whose defaults were asked for last */
 	char *wanted_account;
 };
 
@@ -40,6 +50,9 @@ composer_free(gpointer data)
 	g_object_unref(c->ui);
 	g_ptr_array_unref(c->attachments);
 	g_free(c->wanted_account);
+	g_free(c->in_reply_to);
+	g_free(c->references);
+	g_free(c->defaults_for);
 	g_free(c);
 }
 
@@ -76,9 +89,11 @@ apply_policy(struct composer *c)
 {
 	const struct ej_policy *p = csg_app()->policy;
 
+	c->setting_defaults = TRUE;
 	lock_toggle(c->sign_check, c->sign_lock_label, p != NULL ? &p->sign : NULL, "signed");
 	lock_toggle(c->encrypt_check, c->encrypt_lock_label, p != NULL ? &p->encrypt : NULL,
 	            "encrypted");
+	c->setting_defaults = FALSE;
 }
 
 static void
@@ -113,9 +128,14 @@ settings_done(GObject *source, GAsyncResult *res, gpointer data)
 	(void)source;
 	if (c != NULL && job->err == 0 &&
 	    (s = ej_settings_parse(job->json, job->account)) != NULL) {
-		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->sign_check), s->always_sign);
-		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->encrypt_check),
-		                             s->always_encrypt);
+		c->setting_defaults = TRUE;
+		if (!c->sign_touched)
+			gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->sign_check),
+			                             s->always_sign);
+		if (!c->encrypt_touched)
+			gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->encrypt_check),
+			                             s->always_encrypt || c->reply_encrypted);
+		c->setting_defaults = FALSE;
 		ej_settings_free(s);
 		/* The policy has the last word over the user's defaults. */
 		apply_policy(c);
@@ -141,8 +161,30 @@ load_defaults(struct composer *c)
 static void
 on_from_changed(GtkComboBox *combo, gpointer data)
 {
-	(void)combo;
-	load_defaults(data);
+	struct composer *c = data;
+	const char *address = gtk_combo_box_get_active_id(combo);
+
+	/* Another account: its defaults, not the choice made for the one before. */
+	if (address != NULL && g_strcmp0(address, c->defaults_for) != 0) {
+		c->sign_touched = FALSE;
+		c->encrypt_touched = FALSE;
+		g_free(c->defaults_for);
+		c->defaults_for = g_strdup(address);
+	}
+	load_defaults(c);
+}
+
+static void
+on_toggled(GtkToggleButton *b, gpointer data)
+{
+	struct composer *c = data;
+
+	if (c->setting_defaults)
+		return;
+	if (GTK_WIDGET(b) == c->sign_check)
+		c->sign_touched = TRUE;
+	else
+		c->encrypt_touched = TRUE;
 }
 
 static void
@@ -232,9 +274,21 @@ on_send_event(gpointer target, int kind, guint64 value, const char *detail)
 	case SEND_EVENT_TOTAL:
 		c->total = value;
 		return;
+	case SEND_EVENT_DELIVERING:
+		/* Whatever the last PROGRESS said, the message was read to its end. */
+		text = value > 1 ? g_strdup_printf("Sending %u copies…", (unsigned)value)
+		                 : g_strdup("Sending…");
+		gtk_progress_bar_set_fraction(GTK_PROGRESS_BAR(c->progress), 1);
+		gtk_progress_bar_set_text(GTK_PROGRESS_BAR(c->progress), text);
+		g_free(text);
+		return;
 	case CS_EVENT_PROGRESS:
+		/* Each Bcc copy is read again from its start: a smaller value is the next copy. */
+		if (value < c->last_progress)
+			c->done_before += c->last_progress;
+		c->last_progress = value;
 		if (c->total > 0) {
-			double f = (double)value / (double)c->total;
+			double f = (double)(c->done_before + value) / (double)c->total;
 
 			text = g_strdup_printf("%.0f%% of %.1f MB", (f > 1 ? 1 : f) * 100,
 			                       (double)c->total / 1e6);
@@ -266,13 +320,14 @@ on_missing_response(GtkDialog *d, int response, gpointer data)
 	GtkWindow *w = data;
 	struct composer *c = composer_of(w);
 	GStrv missing = g_object_get_data(G_OBJECT(d), "csg-missing");
-	GtkWidget *fields[2];
+	GtkWidget *fields[3];
 	guint i;
 
 	if (c == NULL)
 		goto out;
 	fields[0] = c->to_entry;
 	fields[1] = c->cc_entry;
+	fields[2] = c->bcc_entry;
 	if (response != GTK_RESPONSE_ACCEPT) {
 		gtk_label_set_text(GTK_LABEL(c->status_label), "Not sent.");
 		goto out;
@@ -334,8 +389,13 @@ send_done(GObject *source, GAsyncResult *res, gpointer data)
 		goto out;
 	}
 	if (j->err != 0 || j->message != NULL) {
-		text = g_strdup_printf("Not sent: %s",
-		                       j->err != 0 ? engine_error_text(j->err) : j->message);
+		/* Copies that went out cannot be called back: say how many did. */
+		if (j->copies > 0)
+			text = g_strdup_printf("Sent %u of %u copies, then: %s", j->copies,
+			                       j->planned, j->message);
+		else
+			text = g_strdup_printf(
+			    "Not sent: %s", j->err != 0 ? engine_error_text(j->err) : j->message);
 		gtk_label_set_text(GTK_LABEL(c->status_label), text);
 		goto out;
 	}
@@ -386,6 +446,9 @@ send_now(struct composer *c, guint32 extra_flags)
 	j->draft->domain = g_strdup(strchr(a->address, '@') + 1);
 	j->draft->to = g_strdup(gtk_entry_get_text(GTK_ENTRY(c->to_entry)));
 	j->draft->cc = g_strdup(gtk_entry_get_text(GTK_ENTRY(c->cc_entry)));
+	j->draft->bcc = g_strdup(gtk_entry_get_text(GTK_ENTRY(c->bcc_entry)));
+	j->draft->in_reply_to = g_strdup(c->in_reply_to);
+	j->draft->references = g_strdup(c->references);
 	j->draft->subject = g_strdup(gtk_entry_get_text(GTK_ENTRY(c->subject_entry)));
 	j->draft->body = body_text(c);
 	j->draft->attachments = g_ptr_array_new_with_free_func(g_free);
@@ -401,6 +464,8 @@ send_now(struct composer *c, guint32 extra_flags)
 	j->on_event = on_send_event;
 	j->event_target = g_object_ref(G_OBJECT(c->window));
 	c->total = 0;
+	c->done_before = 0;
+	c->last_progress = 0;
 	set_sending(c, TRUE);
 	gtk_label_set_text(GTK_LABEL(c->status_label), "Sending…");
 	send_run(j, send_done, g_object_ref(c->window));
@@ -460,6 +525,7 @@ composer_new(GtkApplication *app, const char *account, const char *to, const cha
 	c->from_combo = widget(c, "from_combo");
 	c->to_entry = widget(c, "to_entry");
 	c->cc_entry = widget(c, "cc_entry");
+	c->bcc_entry = widget(c, "bcc_entry");
 	c->subject_entry = widget(c, "subject_entry");
 	c->body_view = widget(c, "body_view");
 	c->sign_check = widget(c, "sign_check");
@@ -487,6 +553,8 @@ composer_new(GtkApplication *app, const char *account, const char *to, const cha
 		g_ptr_array_add(c->attachments, g_canonicalize_filename(*attachments, NULL));
 	show_attachments(c);
 	g_signal_connect(c->from_combo, "changed", G_CALLBACK(on_from_changed), c);
+	g_signal_connect(c->sign_check, "toggled", G_CALLBACK(on_toggled), c);
+	g_signal_connect(c->encrypt_check, "toggled", G_CALLBACK(on_toggled), c);
 	g_signal_connect(widget(c, "attach_button"), "clicked", G_CALLBACK(on_attach), c);
 	g_signal_connect(c->unattach_button, "clicked", G_CALLBACK(on_unattach), c);
 	g_signal_connect(c->send_button, "clicked", G_CALLBACK(on_send), c);
@@ -495,4 +563,28 @@ composer_new(GtkApplication *app, const char *account, const char *to, const cha
 	apply_policy(c);
 	csg_app_on_status(GTK_WIDGET(c->window), on_status);
 	return c->window;
+}
+
+GtkWindow *
+composer_new_reply(GtkApplication *app, const struct reply *r)
+{
+	GtkWindow *w = composer_new(app, r->account, r->to, r->subject, NULL);
+	struct composer *c = composer_of(w);
+	GtkTextBuffer *b = gtk_text_view_get_buffer(GTK_TEXT_VIEW(c->body_view));
+	GtkTextIter end;
+
+	c->in_reply_to = g_strdup(r->in_reply_to);
+	c->references = g_strdup(r->references);
+	c->reply_encrypted = r->encrypt;
+	c->setting_defaults = TRUE;
+	if (r->encrypt)
+		gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(c->encrypt_check), TRUE);
+	c->setting_defaults = FALSE;
+	/* The policy may say otherwise; it has the last word. */
+	apply_policy(c);
+	gtk_text_buffer_set_text(b, r->body, -1);
+	gtk_text_buffer_get_end_iter(b, &end);
+	gtk_text_buffer_place_cursor(b, &end);
+	gtk_widget_grab_focus(c->body_view);
+	return w;
 }

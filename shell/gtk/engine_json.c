@@ -459,6 +459,53 @@ ej_string_list(const char *json, const char *key)
 	return list_under(json, key);
 }
 
+static void
+output_free(struct ej_output *o)
+{
+	g_strfreev(o->recipients);
+	g_free(o);
+}
+
+GPtrArray *
+ej_outputs_parse(const char *json)
+{
+	json_object *root = parse_object(json), *a = array(root, "outputs");
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)output_free);
+	size_t i, j;
+
+	for (i = 0; a != NULL && i < json_object_array_length(a); i++) {
+		json_object *e = json_object_array_get_idx(a, i), *s, *r;
+		GPtrArray *who;
+		struct ej_output *o;
+		int64_t n;
+
+		if (json_object_get_type(e) != json_type_object ||
+		    !json_object_object_get_ex(e, "stream", &s) ||
+		    json_object_get_type(s) != json_type_int)
+			continue;
+		/* A stream number the client library would not have written is no output. */
+		n = json_object_get_int64(s);
+		if (n < 0 || n > 65535)
+			continue;
+		o = g_new0(struct ej_output, 1);
+		o->stream = (guint)n;
+		who = g_ptr_array_new();
+		r = array(e, "recipients");
+		for (j = 0; r != NULL && j < json_object_array_length(r); j++) {
+			json_object *v = json_object_array_get_idx(r, j);
+
+			if (json_object_get_type(v) == json_type_string)
+				g_ptr_array_add(who, g_strdup(json_object_get_string(v)));
+		}
+		g_ptr_array_add(who, NULL);
+		o->recipients = (GStrv)g_ptr_array_free(who, FALSE);
+		g_ptr_array_add(out, o);
+	}
+	if (root != NULL)
+		json_object_put(root);
+	return out;
+}
+
 char *
 ej_common_name(const char *subject)
 {

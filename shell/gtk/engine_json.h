@@ -128,6 +128,15 @@ GStrv ej_installed_parse(const char *json);
 /* CERTS_IMPORT / PROTECT: a list of strings under key ("dropped"), maybe empty. */
 GStrv ej_string_list(const char *json, const char *key);
 
+/* One output stream of PROTECT's reply: stream 0 for To/Cc, 1, 2 ... a Bcc copy each. */
+struct ej_output {
+	guint stream;
+	GStrv recipients; /* the envelope recipients the engine names for it */
+};
+
+/* PROTECT's "outputs": struct ej_output * (free the array), maybe empty. */
+GPtrArray *ej_outputs_parse(const char *json);
+
 /* The words of an ERROR's details ({"error": ...} or {"message": ...}), or NULL. */
 char *ej_error_message(const char *details);
 

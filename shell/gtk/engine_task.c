@@ -159,27 +159,36 @@ on_client_event(void *arg, int kind, uint64_t value, const char *detail)
 		engine_post_event(job->on_event, job->event_target, kind, value, detail);
 }
 
-/* PROTECT's outputs: stream N to out_dir/stream-N.eml. */
+/*
+ * PROTECT's outputs: stream N to out_dir/stream-N.eml. One stream per Bcc
+ * recipient, so their number is the message's to choose, up to a bound that
+ * keeps a runaway engine from filling the directory.
+ */
+#define PROTECT_MAX_STREAMS 1024
+
 struct protect_out {
 	struct engine_job *job;
-	int fds[16];
+	GArray *fds; /* int, -1 where a stream is not open */
 };
 
 static int
 open_protect_stream(void *arg, uint32_t stream)
 {
 	struct protect_out *po = arg;
+	const int none = -1;
 	char *path;
 	int fd;
 
-	if (stream >= G_N_ELEMENTS(po->fds))
+	if (stream >= PROTECT_MAX_STREAMS)
 		return CS_ERR_TOO_LARGE;
+	while (po->fds->len <= stream)
+		g_array_append_val(po->fds, none);
 	path = g_strdup_printf("%s/stream-%u.eml", po->job->out_dir, (unsigned)stream);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	g_free(path);
 	if (fd < 0)
 		return CS_ERR_IO;
-	po->fds[stream] = fd;
+	g_array_index(po->fds, int, stream) = fd;
 	if (stream + 1 > po->job->n_outputs)
 		po->job->n_outputs = stream + 1;
 	return fd;
@@ -190,20 +199,21 @@ run_protect(struct cs_client *c, struct engine_job *job, int in_fd)
 {
 	struct protect_out po;
 	struct cs_client_outputs outputs = {open_protect_stream, &po};
-	size_t i;
+	guint i;
 	int r;
 
-	memset(&po, 0, sizeof(po));
 	po.job = job;
-	for (i = 0; i < G_N_ELEMENTS(po.fds); i++)
-		po.fds[i] = -1;
+	po.fds = g_array_new(FALSE, FALSE, sizeof(int));
 	r = cs_client_protect(c, job->flags, job->account != NULL ? job->account : "", in_fd,
 	                      &outputs, &job->json);
-	for (i = 0; i < G_N_ELEMENTS(po.fds); i++) {
+	for (i = 0; i < po.fds->len; i++) {
+		int fd = g_array_index(po.fds, int, i);
+
 		/* A close that fails may have lost data: the output is not to be trusted. */
-		if (po.fds[i] >= 0 && close(po.fds[i]) != 0 && r == 0)
+		if (fd >= 0 && close(fd) != 0 && r == 0)
 			r = CS_ERR_IO;
 	}
+	g_array_unref(po.fds);
 	return r;
 }
 

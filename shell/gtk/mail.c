@@ -96,6 +96,23 @@ visit_part(GMimeObject *parent, GMimeObject *obj, gpointer data)
 	}
 }
 
+/* The References field as "<a> <b>" (parsed, so folding and comments go), or "". */
+static char *
+references_text(GMimeMessage *msg)
+{
+	const char *raw = g_mime_object_get_header(GMIME_OBJECT(msg), "References");
+	GMimeReferences *refs = raw != NULL ? g_mime_references_parse(NULL, raw) : NULL;
+	GString *s = g_string_new("");
+	int i, n = refs != NULL ? g_mime_references_length(refs) : 0;
+
+	for (i = 0; i < n; i++)
+		g_string_append_printf(s, "%s<%s>", s->len > 0 ? " " : "",
+		                       g_mime_references_get_message_id(refs, i));
+	if (refs != NULL)
+		g_mime_references_free(refs);
+	return g_string_free(s, FALSE);
+}
+
 struct mail_view *
 mail_view_load(const char *path, GError **error)
 {
@@ -111,6 +128,10 @@ mail_view_load(const char *path, GError **error)
 	v->from = list_text(g_mime_message_get_from(msg));
 	v->to = list_text(g_mime_message_get_addresses(msg, GMIME_ADDRESS_TYPE_TO));
 	v->cc = list_text(g_mime_message_get_addresses(msg, GMIME_ADDRESS_TYPE_CC));
+	v->reply_to = list_text(g_mime_message_get_reply_to(msg));
+	v->message_id = g_strdup(
+	    g_mime_message_get_message_id(msg) != NULL ? g_mime_message_get_message_id(msg) : "");
+	v->references = references_text(msg);
 	subject = g_mime_message_get_subject(msg);
 	v->subject = g_strdup(subject != NULL ? subject : "");
 	v->date = date_text(msg, NULL);
@@ -135,6 +156,9 @@ mail_view_free(struct mail_view *v)
 	g_free(v->from);
 	g_free(v->to);
 	g_free(v->cc);
+	g_free(v->reply_to);
+	g_free(v->message_id);
+	g_free(v->references);
 	g_free(v->subject);
 	g_free(v->date);
 	g_free(v->body);
@@ -283,6 +307,8 @@ mail_draft_free(struct mail_draft *d)
 	g_free(d->bcc);
 	g_free(d->subject);
 	g_free(d->body);
+	g_free(d->in_reply_to);
+	g_free(d->references);
 	if (d->attachments != NULL)
 		g_ptr_array_unref(d->attachments);
 	g_free(d);
@@ -336,7 +362,7 @@ attachment_part(const char *path, GError **error)
 }
 
 gboolean
-mail_draft_write(const struct mail_draft *d, const char *path, GError **error)
+mail_draft_write(const struct mail_draft *d, gboolean with_bcc, const char *path, GError **error)
 {
 	GMimeMessage *m = g_mime_message_new(TRUE);
 	GMimeTextPart *text = g_mime_text_part_new_with_subtype("plain");
@@ -350,8 +376,13 @@ mail_draft_write(const struct mail_draft *d, const char *path, GError **error)
 	add_list(m, GMIME_ADDRESS_TYPE_FROM, d->from);
 	add_list(m, GMIME_ADDRESS_TYPE_TO, d->to);
 	add_list(m, GMIME_ADDRESS_TYPE_CC, d->cc);
-	add_list(m, GMIME_ADDRESS_TYPE_BCC, d->bcc);
+	if (with_bcc)
+		add_list(m, GMIME_ADDRESS_TYPE_BCC, d->bcc);
 	g_mime_message_set_subject(m, d->subject, "utf-8");
+	if (d->in_reply_to != NULL && d->in_reply_to[0] != '\0')
+		g_mime_object_set_header(GMIME_OBJECT(m), "In-Reply-To", d->in_reply_to, NULL);
+	if (d->references != NULL && d->references[0] != '\0')
+		g_mime_object_set_header(GMIME_OBJECT(m), "References", d->references, NULL);
 	g_mime_message_set_date(m, now);
 	g_mime_message_set_message_id(m, id);
 	g_mime_text_part_set_text(text, d->body != NULL ? d->body : "");
@@ -471,10 +502,35 @@ mail_list_without(const char *text, const char *const *remove)
 	return out;
 }
 
-gboolean
-mail_maildir_deliver(const char *dir, const char *src, char **ret_path, GError **error)
+/* Writes prefix, then src's bytes, into the new file dst. */
+static gboolean
+copy_with_prefix(GFile *src, GFile *dst, const char *prefix, GError **error)
 {
-	static guint counter;
+	GFileInputStream *in = NULL;
+	GFileOutputStream *out = NULL;
+	gboolean ok = FALSE;
+
+	if ((in = g_file_read(src, NULL, error)) == NULL ||
+	    (out = g_file_create(dst, G_FILE_CREATE_PRIVATE, NULL, error)) == NULL)
+		goto out;
+	if (prefix != NULL && !g_output_stream_write_all(G_OUTPUT_STREAM(out), prefix,
+	                                                 strlen(prefix), NULL, NULL, error))
+		goto out;
+	if (g_output_stream_splice(G_OUTPUT_STREAM(out), G_INPUT_STREAM(in),
+	                           G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, error) < 0)
+		goto out;
+	ok = TRUE;
+out:
+	g_clear_object(&in);
+	g_clear_object(&out);
+	return ok;
+}
+
+gboolean
+mail_maildir_deliver(const char *dir, const char *src, const char *prefix, char **ret_path,
+                     GError **error)
+{
+	static gint counter;
 	char *tmp_dir = g_build_filename(dir, "tmp", NULL),
 	     *new_dir = g_build_filename(dir, "new", NULL);
 	char *cur_dir = g_build_filename(dir, "cur", NULL), *unique, *tmp_path, *new_path;
@@ -482,9 +538,9 @@ mail_maildir_deliver(const char *dir, const char *src, char **ret_path, GError *
 	gboolean ok = FALSE;
 
 	/* Maildir's unique name: time, pid and a counter, then the host. */
-	unique =
-	    g_strdup_printf("%" G_GINT64_FORMAT ".P%dQ%u.%s", g_get_real_time() / G_USEC_PER_SEC,
-	                    (int)getpid(), ++counter, g_get_host_name());
+	unique = g_strdup_printf("%" G_GINT64_FORMAT ".P%dQ%u.%s",
+	                         g_get_real_time() / G_USEC_PER_SEC, (int)getpid(),
+	                         (guint)g_atomic_int_add(&counter, 1) + 1, g_get_host_name());
 	tmp_path = g_build_filename(tmp_dir, unique, NULL);
 	new_path = g_build_filename(new_dir, unique, NULL);
 	if (g_mkdir_with_parents(tmp_dir, 0700) != 0 || g_mkdir_with_parents(new_dir, 0700) != 0 ||
@@ -496,8 +552,10 @@ mail_maildir_deliver(const char *dir, const char *src, char **ret_path, GError *
 	/* Written in tmp/ first, renamed into new/: a reader never sees half a message. */
 	src_file = g_file_new_for_path(src);
 	tmp_file = g_file_new_for_path(tmp_path);
-	if (!g_file_copy(src_file, tmp_file, G_FILE_COPY_NONE, NULL, NULL, NULL, error))
+	if (!copy_with_prefix(src_file, tmp_file, prefix, error)) {
+		(void)unlink(tmp_path);
 		goto out;
+	}
 	if (rename(tmp_path, new_path) != 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", new_path,
 		            g_strerror(errno));

@@ -21,6 +21,9 @@ struct mail_attachment {
 struct mail_view {
 	gpointer message; /* GMimeMessage */
 	char *from, *to, *cc, *subject, *date;
+	char *reply_to;         /* "" when absent */
+	char *message_id;       /* without its angle brackets; "" when absent */
+	char *references;       /* "<a> <b>" as the message has them, or "" */
 	char *body;             /* the first text/plain body in UTF-8, or NULL */
 	gboolean html_only;     /* no text/plain, but an HTML body */
 	gpointer html_part;     /* GMimePart of that HTML body */
@@ -56,12 +59,19 @@ struct mail_draft {
 	char *subject;
 	char *body;
 	GPtrArray *attachments; /* char * paths */
+	char *in_reply_to;      /* a reply's In-Reply-To ("<id>"), or NULL */
+	char *references;       /* a reply's References ("<a> <b>"), or NULL */
 };
 
 void mail_draft_free(struct mail_draft *d);
 
-/* Writes the draft as an RFC 5322 message to path (attachments streamed from their files). */
-gboolean mail_draft_write(const struct mail_draft *d, const char *path, GError **error);
+/*
+ * Writes the draft as an RFC 5322 message to path (attachments streamed from
+ * their files); the Bcc field only with with_bcc (PROTECT reads it and takes
+ * it out; a message sent as it is must not carry it).
+ */
+gboolean mail_draft_write(const struct mail_draft *d, gboolean with_bcc, const char *path,
+                          GError **error);
 
 /* The address list text without the addresses in remove (case-insensitive). */
 char *mail_list_without(const char *list, const char *const *remove);
@@ -69,7 +79,11 @@ char *mail_list_without(const char *list, const char *const *remove);
 /* The addr-specs of an address list. */
 GStrv mail_list_addresses(const char *list);
 
-/* Copies src into the Maildir dir (tmp/ then new/); the new file's path in *ret_path. */
-gboolean mail_maildir_deliver(const char *dir, const char *src, char **ret_path, GError **error);
+/*
+ * Copies src into the Maildir dir (tmp/ then new/), after the header lines in
+ * prefix (NULL: none); the new file's path in *ret_path.
+ */
+gboolean mail_maildir_deliver(const char *dir, const char *src, const char *prefix, char **ret_path,
+                              GError **error);
 
 #endif

@@ -2,6 +2,7 @@
  * The reader: a message list (a Maildir folder) and the open message with a
  * security bar per layer, its text/plain body and its attachments. READ runs
  * in the engine; while it waits for a smartcard or a PIN, the window says so.
+ * Reply (once a message is read) opens the composer on a reply to it.
  */
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "cs_error.h"
 #include "cs_proto.h"
 #include "mail.h"
+#include "reply.h"
 #include "security_words.h"
 #include "windows.h"
 
@@ -34,12 +36,23 @@ reader_of(GtkWindow *w)
 	return g_object_get_data(G_OBJECT(w), "csg-reader");
 }
 
+/* Reply needs a message that was read. */
+static void
+set_can_reply(struct reader *r, gboolean can)
+{
+	GAction *a = g_action_map_lookup_action(G_ACTION_MAP(r->window), "reply");
+
+	if (a != NULL)
+		g_simple_action_set_enabled(G_SIMPLE_ACTION(a), can);
+}
+
 static void
 clear_message(struct reader *r)
 {
 	GList *children, *l;
 	guint i;
 
+	set_can_reply(r, FALSE);
 	children = gtk_container_get_children(GTK_CONTAINER(r->security_box));
 	for (l = children; l != NULL; l = l->next)
 		gtk_widget_destroy(l->data);
@@ -342,6 +355,7 @@ read_done(GObject *source, GAsyncResult *res, gpointer data)
 		goto out;
 	}
 	show_message(r);
+	set_can_reply(r, TRUE);
 	gtk_label_set_text(GTK_LABEL(r->status_label), "");
 out:
 	g_object_unref(ctx->window);
@@ -486,6 +500,22 @@ act_open_folder(GSimpleAction *a, GVariant *p, gpointer data)
 }
 
 static void
+act_reply(GSimpleAction *a, GVariant *p, gpointer data)
+{
+	GtkWindow *w = data;
+	struct reader *r = reader_of(w);
+	struct reply *reply;
+
+	(void)a;
+	(void)p;
+	if (r == NULL || r->view == NULL)
+		return;
+	reply = reply_new(r->view, r->report, csg_app()->accounts);
+	gtk_window_present(composer_new_reply(gtk_window_get_application(w), reply));
+	reply_free(reply);
+}
+
+static void
 act_close(GSimpleAction *a, GVariant *p, gpointer data)
 {
 	(void)a;
@@ -512,6 +542,7 @@ reader_window_new(GtkApplication *app)
 	static const GActionEntry actions[] = {
 	    {"open-message", act_open_message, NULL, NULL, NULL, {0}},
 	    {"open-folder", act_open_folder, NULL, NULL, NULL, {0}},
+	    {"reply", act_reply, NULL, NULL, NULL, {0}},
 	    {"close", act_close, NULL, NULL, NULL, {0}},
 	};
 	struct reader *r = g_new0(struct reader, 1);
@@ -532,6 +563,7 @@ reader_window_new(GtkApplication *app)
 	r->attachments_box = GTK_WIDGET(gtk_builder_get_object(r->ui, "attachments_box"));
 	r->status_label = GTK_WIDGET(gtk_builder_get_object(r->ui, "status_label"));
 	r->attachment_rows = g_ptr_array_new();
+	set_can_reply(r, FALSE);
 	g_signal_connect(gtk_builder_get_object(r->ui, "save_html_button"), "clicked",
 	                 G_CALLBACK(on_save_html), r);
 	r->messages = gtk_list_store_new(N_COLS, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,

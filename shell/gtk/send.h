@@ -1,8 +1,13 @@
 /*
  * Sending from the composer, in a worker thread: the draft is written as a
- * message, PROTECTed by the engine (sign and/or encrypt), and each output
- * (one, plus one per Bcc recipient) goes to the account's send command on
- * its standard input or into its outbox Maildir.
+ * message, PROTECTed by the engine (sign and/or encrypt), and each copy goes
+ * to the account's send command on its standard input or into its outbox
+ * Maildir. The copy for To and Cc is sent by its headers (sendmail -t); a
+ * Bcc recipient's copy has the same To and Cc headers, so it is sent to its
+ * address alone: the send command without -t, with "-- ADDRESS" appended, or
+ * in the outbox with an X-Cardseal-Envelope-To: field naming the address.
+ * Encrypted, each Bcc recipient has a copy of their own (PROTECT's streams
+ * 1, 2 ...); otherwise they get the To/Cc copy, whose Bcc field is gone.
  */
 #ifndef CSG_SEND_H
 #define CSG_SEND_H
@@ -13,8 +18,12 @@
 #include "engine_task.h"
 #include "mail.h"
 
-/* A synthetic event (beside CS_EVENT_*): value is the message's size in bytes. */
-#define SEND_EVENT_TOTAL 1000
+/* Synthetic events (beside CS_EVENT_*). */
+#define SEND_EVENT_TOTAL 1000     /* value: the bytes PROTECT reads, all copies together */
+#define SEND_EVENT_DELIVERING 1001 /* the copies are made (PROTECT done); value: how many */
+
+/* The field that names a Bcc copy's envelope recipient in the outbox. */
+#define SEND_ENVELOPE_FIELD "X-Cardseal-Envelope-To"
 
 struct send_job {
 	struct mail_draft *draft; /* owned */
@@ -28,6 +37,8 @@ struct send_job {
 	char *message;        /* what went wrong otherwise, or NULL */
 	GStrv dropped;        /* recipients the engine dropped */
 	GPtrArray *delivered; /* char *: outbox files written */
+	guint planned;        /* copies to deliver */
+	guint copies;         /* copies handed to the send command or the outbox */
 };
 
 void send_job_free(struct send_job *j);

@@ -17,6 +17,9 @@ void details_show(GtkWindow *parent, const struct ej_layer *layer, const char *m
 /* composer.c: a new message from account (NULL: the first). */
 GtkWindow *composer_new(GtkApplication *app, const char *account, const char *to,
                         const char *subject, const char *const *attachments);
+/* composer.c: a reply (reply.h), its fields filled in. */
+struct reply;
+GtkWindow *composer_new_reply(GtkApplication *app, const struct reply *r);
 
 /* settings_page.c: "Email security". */
 GtkWindow *settings_window_new(GtkApplication *app);

@@ -5,7 +5,8 @@
 # fault-injecting module, PINs from the scripted pinentry).
 #
 # Usage: test-gui.sh CARDSEAL_GTK CARDSEAL CARDSEALD FAULT_MODULE FAKE_PINENTRY FAULTCTL
-# Prints TAP. With CS_GUI_SCREENSHOTS=DIR the screenshots land in DIR
+# Prints TAP. CS_GUI_ONLY=TEXT runs only the tests whose names contain TEXT.
+# With CS_GUI_SCREENSHOTS=DIR the screenshots land in DIR
 # (tests/gui/screenshots.sh points it at docs/screenshots).
 set -uo pipefail
 gtk=$(realpath "$1") cardseal=$(realpath "$2") cardseald=$(realpath "$3")
@@ -103,12 +104,15 @@ harvest_off=0
 as bob -q settings set --account bob@example.org --harvest no >/dev/null 2>&1 && harvest_off=1
 
 # The fixture messages: alice signs and encrypts to bob (and to herself).
+# anyeku@example.org is the Bcc recipient whose key (a PKCS#12 file) the tests hold.
 as alice -q certs import "$CS_PKI/bob-rsa.cert.pem" >/dev/null
+as alice -q certs import "$CS_PKI/anyeku.cert.pem" >/dev/null
 cat > "$work/msg.eml" <<'MAIL'
 From: Alice Example <alice@example.org>
 To: Bob Example <bob@example.org>
 Subject: Quarterly figures
 Date: Sat, 28 Nov 2026 12:00:00 +0000
+Message-ID: <figures-1@example.org>
 Content-Type: text/plain; charset=utf-8
 
 Hello Bob,
@@ -120,18 +124,25 @@ MAIL
 as alice -q protect --sign --encrypt "$work/msg.eml" "$work/bob/inbox/cur/1.eml:2,S" ||
 	{ echo "Bail out! protect"; exit 1; }
 cp "$work/bob/inbox/cur/1.eml:2,S" "$work/signed-encrypted.eml"
-sed 's/^Subject: .*/Subject: Lunch on Friday/' "$work/msg.eml" > "$work/plain.eml"
+sed -e 's/^Subject: .*/Subject: Lunch on Friday/' -e 's/^Message-ID: .*/Message-ID: <lunch-1@example.org>/' \
+	-e 's/^To: .*/To: Bob Example <bob@example.org>\nReply-To: Alice at home <alice.home@example.org>/' \
+	"$work/msg.eml" > "$work/plain.eml"
 as alice -q protect --sign "$work/plain.eml" "$work/bob/inbox/cur/2.eml:2,S"
 openssl pkcs12 -in "$CS_PKI/bob-rsa.p12" -passin "pass:$CS_P12_PASSWORD" -nodes -nocerts \
 	-out "$work/bob-key.pem" 2>/dev/null
+openssl pkcs12 -in "$CS_PKI/anyeku.p12" -passin "pass:$CS_P12_PASSWORD" -nodes -nocerts \
+	-out "$work/anyeku-key.pem" 2>/dev/null
 
 export CS_GUI_WORK=$work CS_GUI_SHELL=$gtk CS_GUI_CARDSEAL=$cardseal CS_GUI_FAULTCTL=$faultctl
 export CS_GUI_POLICY_ENGINE=$policy_engine CS_GUI_HARVEST_OFF=$harvest_off
 export CS_GUI_SCREENSHOTS=${CS_GUI_SCREENSHOTS:-$PWD/screenshots}
 mkdir -p "$CS_GUI_SCREENSHOTS"
 # No window manager: windows place themselves; the screen is big enough for them side by side.
+# -noreset: the X server resets when its last client leaves (the accessibility bus launcher
+# looks at the root window and goes), and a shell starting during that reset cannot open
+# the display.
 # The accessibility daemons print on the session's stdout: keep only the driver's TAP.
-xvfb-run -a -s "-screen 0 1280x900x24" dbus-run-session -- \
+xvfb-run -a -s "-screen 0 1280x900x24 -noreset" dbus-run-session -- \
 	/usr/bin/python3 "$here/gui_driver.py" > "$work/driver.out" 2> "$work/driver.err"
 status=$?
 grep -E '^(ok|not ok|1\.\.|#)' "$work/driver.out"
