@@ -26,6 +26,7 @@
 #include "daemon.h"
 #include "identities.h"
 #include "policy.h"
+#include "sandbox.h"
 
 static int stop_pipe[2] = { -1, -1 };
 
@@ -44,6 +45,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: cardseald [--config FILE] [--socket PATH] [--policy FILE] [--foreground]\n"
+	        "                 [--no-sandbox]\n"
 	        "\n"
 	        "The Cardseal engine: S/MIME with keys on smartcards. Clients (cardseal,\n"
 	        "cardseal-gtk) start it on demand; see cardseald(8) and cardseald.conf(5).\n"
@@ -53,6 +55,8 @@ usage(FILE *out)
 	        "  --policy FILE   the admin policy instead of " CS_POLICY_DEFAULT_PATH ", for tests:\n"
 	        "                  root's file, and refused while that one exists\n"
 	        "  --foreground    stay attached; log to stderr instead of syslog\n"
+	        "  --no-sandbox    for debugging only: no seccomp filter, no no_new_privs, and\n"
+	        "                  dumpable (a debugger can attach)\n"
 	        "  -h, --help      this text\n");
 }
 
@@ -227,6 +231,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "policy", required_argument, NULL, 'p' },
+		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -235,7 +240,8 @@ main(int argc, char **argv)
 	struct cs_policy policy;
 	char err[PATH_MAX + 512], default_config[PATH_MAX];
 	struct sigaction sa;
-	int c, r, lock_fd = -1, status = 1;
+	const char *step;
+	int c, r, lock_fd = -1, status = 1, sandbox = 1;
 
 	memset(&d, 0, sizeof(d));
 	d.listen_fd = -1;
@@ -252,6 +258,9 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			policy_path = optarg;
+			break;
+		case 'n':
+			sandbox = 0;
 			break;
 		case 'h':
 			usage(stdout);
@@ -329,6 +338,19 @@ main(int argc, char **argv)
 		       r == CS_ERR_BUSY ? "another engine serves it" : cs_strerror(r));
 		status = r == CS_ERR_BUSY ? 3 : 1;
 		goto out;
+	}
+	/* Start-up is done: from here on the front only serves (sandbox.c). */
+	if (!sandbox) {
+		cs_log(LOG_WARNING, "sandbox off (--no-sandbox): a compromised engine could run programs");
+	} else if ((r = cs_sandbox_apply(&step)) != 0) {
+		cs_log(LOG_ERR, "cannot confine the engine (%s: %m); refusing to serve "
+		       "(--no-sandbox runs it unconfined, for debugging)", step);
+		goto out;
+	} else if (!cs_sandbox_has_filter()) {
+		cs_log(LOG_WARNING, "sandbox: no new privileges, not dumpable; built without "
+		       "libseccomp, so no system call filter");
+	} else {
+		cs_log(LOG_INFO, "sandbox: no new privileges, not dumpable, system call filter");
 	}
 	cs_log(LOG_INFO, "listening on %s", d.cfg.socket);
 	if (serve(&d) == 0)
