@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -200,19 +201,32 @@ start_keyd(struct daemon *d)
 	return cs_provider_context_new(&d->backend, &d->provider);
 }
 
+/*
+ * Serves until a stop signal, or until keyd exits (keyd_fd, a pidfd, becomes
+ * readable). The engine does not start another keyd: that needs exec, which
+ * the sandbox denies, since a front that can exec can start a weaker keyd.
+ * It stops instead, and the next client starts a fresh engine.
+ */
 static int
-serve(struct daemon *d)
+serve(struct daemon *d, int keyd_fd)
 {
-	struct pollfd fds[2];
+	struct pollfd fds[3];
 
 	fds[0].fd = d->listen_fd;
 	fds[0].events = POLLIN;
 	fds[1].fd = stop_pipe[0];
 	fds[1].events = POLLIN;
+	fds[2].fd = keyd_fd;            /* poll skips it when negative */
+	fds[2].events = POLLIN;
 	while (!d->stopping) {
-		if (poll(fds, 2, -1) < 0) {
+		if (poll(fds, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
+			return CS_ERR_IO;
+		}
+		if (fds[2].revents != 0) {
+			cs_log(LOG_ERR, "cardseal-keyd exited; stopping (the next client starts a "
+			       "fresh engine)");
 			return CS_ERR_IO;
 		}
 		if (fds[1].revents != 0)
@@ -241,7 +255,7 @@ main(int argc, char **argv)
 	char err[PATH_MAX + 512], default_config[PATH_MAX];
 	struct sigaction sa;
 	const char *step;
-	int c, r, lock_fd = -1, status = 1, sandbox = 1;
+	int c, r, lock_fd = -1, keyd_fd = -1, status = 1, sandbox = 1;
 
 	memset(&d, 0, sizeof(d));
 	d.listen_fd = -1;
@@ -332,6 +346,7 @@ main(int argc, char **argv)
 		cs_log(LOG_ERR, "cannot start %s: %s", d.cfg.keyd, cs_strerror(r));
 		goto out;
 	}
+	keyd_fd = pidfd_open(keyd_client_pid(d.keyd), 0);
 	if ((d.listen_fd = listen_on(d.cfg.socket, &lock_fd)) < 0) {
 		r = d.listen_fd;
 		cs_log(LOG_ERR, "cannot listen on %s: %s", d.cfg.socket,
@@ -340,6 +355,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* Start-up is done: from here on the front only serves (sandbox.c). */
+	if (!d.foreground)
+		openlog("cardseald", LOG_PID | LOG_NDELAY, LOG_DAEMON);     /* connect() is denied */
 	if (!sandbox) {
 		cs_log(LOG_WARNING, "sandbox off (--no-sandbox): a compromised engine could run programs");
 	} else if ((r = cs_sandbox_apply(&step)) != 0) {
@@ -353,7 +370,7 @@ main(int argc, char **argv)
 		cs_log(LOG_INFO, "sandbox: no new privileges, not dumpable, system call filter");
 	}
 	cs_log(LOG_INFO, "listening on %s", d.cfg.socket);
-	if (serve(&d) == 0)
+	if (serve(&d, keyd_fd) == 0)
 		status = 0;
 	cs_log(LOG_INFO, "shutting down");
 out:
@@ -370,6 +387,8 @@ out:
 		keyd_client_stop(d.keyd);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	if (keyd_fd >= 0)
+		close(keyd_fd);
 	/* Client threads may still be ending; the process exit reclaims them. */
 	_exit(status);
 }

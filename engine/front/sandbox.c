@@ -9,8 +9,9 @@
  *
  * Nothing the front does after start-up needs any of these: it never execs
  * (keyd is started once, before the filter; if keyd dies, the front stops and
- * the next client starts a fresh engine), it speaks only over Unix sockets,
- * and it never changes identity.
+ * the next client starts a fresh engine), it only accepts connections and
+ * never makes one (its syslog socket is connected before), and it never
+ * changes identity.
  */
 #include "sandbox.h"
 
@@ -78,6 +79,14 @@ static const char *const denied[] = {
 	 */
 	"mount", "umount2", "pivot_root", "chroot",
 	"open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+	/*
+	 * New connections, even to Unix sockets: the user's session bus and
+	 * systemd --user can start programs (an exec by proxy), the X server
+	 * hands out keystrokes, agents hold keys. bind and listen: no socket of
+	 * ours for others to find. The front only accepts, on the socket it
+	 * bound at start.
+	 */
+	"connect", "bind", "listen",
 	/* New namespaces (clone's namespace flags are denied below): kernel attack surface. */
 	"unshare", "setns",
 	/* Kernel code and kernel-side programs: the kernel is the next target after us. */
@@ -88,7 +97,7 @@ static const char *const denied[] = {
 	 * (Kerberos tickets, fscrypt and ecryptfs keys).
 	 */
 	"keyctl", "add_key", "request_key",
-	/* Identity: the front stays the user it started as, with no capabilities. */
+	/* Identity: the front stays the user it started as and gains no capability. */
 	"setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
 	"setfsuid", "setfsgid", "setgroups", "capset",
 	/*
@@ -101,7 +110,8 @@ static const char *const denied[] = {
 	"personality", "modify_ldt",
 	/*
 	 * Privileged system administration. The front never needs it; denied
-	 * in case the engine runs as root (system-wide mode, tests).
+	 * in case the engine runs as root (system-wide mode, tests). "syslog"
+	 * is the kernel's log (dmesg: kernel addresses), not syslog(3).
 	 */
 	"reboot", "swapon", "swapoff", "acct", "quotactl", "syslog", "vhangup",
 	"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
@@ -154,12 +164,20 @@ add_rules(scmp_filter_ctx ctx)
 	if (DENY_PTRACE && (r = deny(ctx, "ptrace", 0, NULL)) != 0)
 		return r;
 	/*
-	 * Network: only Unix sockets (clients, keyd, syslog, nscd). No new
-	 * connection to anywhere else, so nothing to send plaintext to; no
-	 * netlink or packet sockets (kernel attack surface).
+	 * Network: Unix sockets only, and with connect denied, no new
+	 * connection anywhere: nowhere to send plaintext. No netlink or packet
+	 * sockets (kernel attack surface).
 	 */
 	cmp = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
 	if ((r = deny(ctx, "socket", 1, &cmp)) != 0 || (r = deny(ctx, "socketpair", 1, &cmp)) != 0)
+		return r;
+	/*
+	 * A datagram to an address is a connection in one call. send() passes
+	 * none. (sendmsg's address is in memory, out of the filter's sight:
+	 * only datagram Unix sockets could take one.)
+	 */
+	cmp = SCMP_A4(SCMP_CMP_NE, 0);
+	if ((r = deny(ctx, "sendto", 1, &cmp)) != 0)
 		return r;
 	/* Threads, yes; a new namespace, no (see unshare). */
 	for (i = 0; i < sizeof(namespace_flags) / sizeof(namespace_flags[0]); i++) {
