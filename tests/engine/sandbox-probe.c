@@ -36,6 +36,9 @@
 #include "sandbox.h"
 
 static int n, failed;
+/* The Unix socket bound before the sandbox, and a client connected to it. */
+static struct sockaddr_un listen_addr;
+static int listen_fd = -1, client_fd = -1;
 
 static void
 ok(int cond, const char *what)
@@ -151,6 +154,21 @@ check_denied(void)
 	DENIED("socket(AF_NETLINK)", socket(AF_NETLINK, SOCK_RAW, 0));
 	DENIED("socket(AF_PACKET)", socket(AF_PACKET, SOCK_RAW, 0));
 	DENIED("socketpair(AF_INET)", socketpair(AF_INET, SOCK_STREAM, 0, pipefd));
+	{
+		/* A Unix socket may be made, but it cannot reach or offer anything. */
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_un other = listen_addr;
+
+		other.sun_path[strlen(other.sun_path) - 1] = 'x';
+		DENIED("connect to a Unix socket (session bus, X server, agents)",
+		       connect(fd, (struct sockaddr *)&listen_addr, sizeof(listen_addr)));
+		DENIED("sendto a Unix socket address", sendto(fd, "x", 1, 0,
+		       (struct sockaddr *)&listen_addr, sizeof(listen_addr)));
+		DENIED("bind", bind(fd, (struct sockaddr *)&other, sizeof(other)));
+		DENIED("listen", listen(fd, 1));
+		if (fd >= 0)
+			close(fd);
+	}
 
 	DENIED("mount", mount("none", "/nonexistent/cardseal-probe", "tmpfs", 0, NULL));
 	DENIED("umount2", umount2("/nonexistent/cardseal-probe", 0));
@@ -208,40 +226,41 @@ check_denied(void)
 	}
 }
 
-/* Unix sockets as the front uses them: bind, listen, connect, accept, SO_PEERCRED. */
+/*
+ * Unix sockets as the front uses them: bound and listening before the
+ * sandbox (so is a client's connection, queued); accepted, checked with
+ * SO_PEERCRED and spoken to after it.
+ */
 static int
-unix_sockets_work(const char *dir)
+listen_before(const char *dir)
 {
-	struct sockaddr_un sa;
+	listen_addr.sun_family = AF_UNIX;
+	snprintf(listen_addr.sun_path, sizeof(listen_addr.sun_path), "%s/probe.sock", dir);
+	(void)unlink(listen_addr.sun_path);
+	if ((listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(listen_fd, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) != 0 ||
+	    listen(listen_fd, 4) != 0 ||
+	    (client_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(client_fd, (struct sockaddr *)&listen_addr, sizeof(listen_addr)) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+accept_works(void)
+{
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	int lfd, cfd = -1, afd = -1, sv[2] = { -1, -1 }, good = 0;
+	int afd, good = 0;
 	char b = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/probe.sock", dir);
-	(void)unlink(sa.sun_path);
-	if ((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((afd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 		return 0;
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 1) == 0 &&
-	    (cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
-	    connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    (afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0 &&
-	    getsockopt(afd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == getpid() &&
-	    write(cfd, "y", 1) == 1 && read(afd, &b, 1) == 1 && b == 'y' &&
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0)
+	if (getsockopt(afd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == getpid() &&
+	    write(client_fd, "y", 1) == 1 && read(afd, &b, 1) == 1 && b == 'y' &&
+	    write(afd, "z", 1) == 1 && read(client_fd, &b, 1) == 1 && b == 'z')
 		good = 1;
-	if (sv[0] >= 0) {
-		close(sv[0]);
-		close(sv[1]);
-	}
-	if (afd >= 0)
-		close(afd);
-	if (cfd >= 0)
-		close(cfd);
-	close(lfd);
-	(void)unlink(sa.sun_path);
+	close(afd);
 	return good;
 }
 
@@ -281,7 +300,7 @@ check_allowed(const char *dir)
 	ok(m != MAP_FAILED && mprotect(m, page, PROT_READ) == 0 &&
 	   madvise(m, page, MADV_DONTDUMP) == 0 && mlock(m, page) == 0 && munmap(m, page) == 0,
 	   "memory: mmap, mprotect, madvise, mlock, munmap");
-	ok(unix_sockets_work(dir), "Unix sockets: bind, listen, connect, accept, SO_PEERCRED, socketpair");
+	ok(accept_works(), "Unix sockets: accept on the socket bound before, SO_PEERCRED, read, write");
 	ok(pthread_create(&t, NULL, later_thread, (void *)dir) == 0 && pthread_join(t, &res) == 0 &&
 	   res == dir, "threads start and join (clone)");
 	ok(getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd), "getrandom (OpenSSL's seed)");
@@ -314,8 +333,8 @@ main(int argc, char **argv)
 		       "(install libseccomp-dev and reconfigure)\n");
 		return 0;
 	}
-	if (pthread_create(&early, NULL, early_thread, NULL) != 0) {
-		printf("Bail out! pthread_create\n");
+	if (pthread_create(&early, NULL, early_thread, NULL) != 0 || listen_before(argv[1]) != 0) {
+		printf("Bail out! setting up: %s\n", strerror(errno));
 		return 1;
 	}
 	r = cs_sandbox_apply(&step);
@@ -338,6 +357,7 @@ main(int argc, char **argv)
 
 	check_denied();
 	check_allowed(argv[1]);
+	(void)unlink(listen_addr.sun_path);
 	printf("1..%d\n", n);
 	return failed != 0;
 }

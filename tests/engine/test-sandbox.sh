@@ -23,10 +23,13 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; f
 # never start one of its own (CARDSEALD names a program that fails).
 export CARDSEALD=/bin/false
 stop_engine() {
-	local pidfile=$work/alice/engine.pid
+	local pidfile=$work/alice/engine.pid pid i
 	[ -f "$pidfile" ] || return 0
-	kill "$(cat "$pidfile")" 2>/dev/null
-	wait "$(cat "$pidfile")" 2>/dev/null
+	pid=$(cat "$pidfile")
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	# An engine the client started is not our child: wait for it to go.
+	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	rm -f "$pidfile"
 }
 cleanup() {
@@ -127,7 +130,32 @@ check "the engine is still running, still filtered" test "$(field "$pid" Seccomp
 check "... and so is its keyd" kill -0 "$kpid"
 stop_engine
 
-# 3. --no-sandbox: for debugging only, and says so.
+# 3. keyd dies: the confined engine cannot start another (no exec), so it stops,
+#    and the next client starts a fresh engine, confined again.
+start_engine || { echo "Bail out! the engine did not restart"; exit 1; }
+pid=$(cat "$work/alice/engine.pid")
+kpid=$(keyd_of "$pid")
+kill -KILL "$kpid"
+wait "$pid"
+check "keyd killed: the engine stops with status 1" test $? -eq 1
+rm -f "$work/alice/engine.pid"
+check "... and says why" grep -q 'cardseal-keyd exited; stopping' "$work/alice/engine.log"
+check "... and removes its socket" test ! -e "$work/alice/runtime/cardseal/socket"
+CARDSEALD=$cardseald as alice -q status > /dev/null
+check "the next client starts a fresh engine" test $? -eq 0
+# The client started it detached; it is found by its socket argument and stopped by its id.
+for c in /proc/[0-9]*/cmdline; do
+	if [ "$(tr '\0' ' ' < "$c" 2>/dev/null)" = \
+	     "$cardseald --socket $work/alice/runtime/cardseal/socket " ]; then
+		c=${c#/proc/}
+		echo "${c%/cmdline}" > "$work/alice/engine.pid"
+	fi
+done
+pid=$(cat "$work/alice/engine.pid" 2>/dev/null)
+check "... confined too" test -n "$pid" -a "$(field "${pid:-0}" Seccomp)" = 2
+stop_engine
+
+# 4. --no-sandbox: for debugging only, and says so.
 if ! start_engine --no-sandbox; then
 	echo "Bail out! the engine did not start with --no-sandbox: $(cat "$work/alice/engine.log")"
 	exit 1
