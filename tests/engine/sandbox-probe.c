@@ -221,6 +221,7 @@ check_denied(void)
 	DENIED("io_uring_setup", syscall(SYS_io_uring_setup, 1, NULL));
 	if (pipe(pipefd) == 0) {
 		DENIED("ioctl(TIOCSTI)", ioctl(pipefd[0], TIOCSTI, &c));
+		DENIED("ioctl(TIOCLINUX)", ioctl(pipefd[0], TIOCLINUX, &c));
 		close(pipefd[0]);
 		close(pipefd[1]);
 	}
