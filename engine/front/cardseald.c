@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,6 +27,7 @@
 #include "daemon.h"
 #include "identities.h"
 #include "policy.h"
+#include "sandbox.h"
 
 static int stop_pipe[2] = { -1, -1 };
 
@@ -44,6 +46,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: cardseald [--config FILE] [--socket PATH] [--policy FILE] [--foreground]\n"
+	        "                 [--no-sandbox]\n"
 	        "\n"
 	        "The Cardseal engine: S/MIME with keys on smartcards. Clients (cardseal,\n"
 	        "cardseal-gtk) start it on demand; see cardseald(8) and cardseald.conf(5).\n"
@@ -53,6 +56,8 @@ usage(FILE *out)
 	        "  --policy FILE   the admin policy instead of " CS_POLICY_DEFAULT_PATH ", for tests:\n"
 	        "                  root's file, and refused while that one exists\n"
 	        "  --foreground    stay attached; log to stderr instead of syslog\n"
+	        "  --no-sandbox    for debugging only: no seccomp filter, no no_new_privs, and\n"
+	        "                  dumpable (a debugger can attach)\n"
 	        "  -h, --help      this text\n");
 }
 
@@ -196,19 +201,32 @@ start_keyd(struct daemon *d)
 	return cs_provider_context_new(&d->backend, &d->provider);
 }
 
+/*
+ * Serves until a stop signal, or until keyd exits (keyd_fd, a pidfd, becomes
+ * readable). The engine does not start another keyd: that needs exec, which
+ * the sandbox denies, since a front that can exec can start a weaker keyd.
+ * It stops instead, and the next client starts a fresh engine.
+ */
 static int
-serve(struct daemon *d)
+serve(struct daemon *d, int keyd_fd)
 {
-	struct pollfd fds[2];
+	struct pollfd fds[3];
 
 	fds[0].fd = d->listen_fd;
 	fds[0].events = POLLIN;
 	fds[1].fd = stop_pipe[0];
 	fds[1].events = POLLIN;
+	fds[2].fd = keyd_fd;            /* poll skips it when negative */
+	fds[2].events = POLLIN;
 	while (!d->stopping) {
-		if (poll(fds, 2, -1) < 0) {
+		if (poll(fds, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
+			return CS_ERR_IO;
+		}
+		if (fds[2].revents != 0) {
+			cs_log(LOG_ERR, "cardseal-keyd exited; stopping (the next client starts a "
+			       "fresh engine)");
 			return CS_ERR_IO;
 		}
 		if (fds[1].revents != 0)
@@ -227,6 +245,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "policy", required_argument, NULL, 'p' },
+		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -235,7 +254,8 @@ main(int argc, char **argv)
 	struct cs_policy policy;
 	char err[PATH_MAX + 512], default_config[PATH_MAX];
 	struct sigaction sa;
-	int c, r, lock_fd = -1, status = 1;
+	const char *step;
+	int c, r, lock_fd = -1, keyd_fd = -1, status = 1, sandbox = 1;
 
 	memset(&d, 0, sizeof(d));
 	d.listen_fd = -1;
@@ -252,6 +272,9 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			policy_path = optarg;
+			break;
+		case 'n':
+			sandbox = 0;
 			break;
 		case 'h':
 			usage(stdout);
@@ -323,6 +346,7 @@ main(int argc, char **argv)
 		cs_log(LOG_ERR, "cannot start %s: %s", d.cfg.keyd, cs_strerror(r));
 		goto out;
 	}
+	keyd_fd = pidfd_open(keyd_client_pid(d.keyd), 0);
 	if ((d.listen_fd = listen_on(d.cfg.socket, &lock_fd)) < 0) {
 		r = d.listen_fd;
 		cs_log(LOG_ERR, "cannot listen on %s: %s", d.cfg.socket,
@@ -330,8 +354,23 @@ main(int argc, char **argv)
 		status = r == CS_ERR_BUSY ? 3 : 1;
 		goto out;
 	}
+	/* Start-up is done: from here on the front only serves (sandbox.c). */
+	if (!d.foreground)
+		openlog("cardseald", LOG_PID | LOG_NDELAY, LOG_DAEMON);     /* connect() is denied */
+	if (!sandbox) {
+		cs_log(LOG_WARNING, "sandbox off (--no-sandbox): a compromised engine could run programs");
+	} else if ((r = cs_sandbox_apply(&step)) != 0) {
+		cs_log(LOG_ERR, "cannot confine the engine (%s: %m); refusing to serve "
+		       "(--no-sandbox runs it unconfined, for debugging)", step);
+		goto out;
+	} else if (!cs_sandbox_has_filter()) {
+		cs_log(LOG_WARNING, "sandbox: no new privileges, not dumpable; built without "
+		       "libseccomp, so no system call filter");
+	} else {
+		cs_log(LOG_INFO, "sandbox: no new privileges, not dumpable, system call filter");
+	}
 	cs_log(LOG_INFO, "listening on %s", d.cfg.socket);
-	if (serve(&d) == 0)
+	if (serve(&d, keyd_fd) == 0)
 		status = 0;
 	cs_log(LOG_INFO, "shutting down");
 out:
@@ -348,6 +387,8 @@ out:
 		keyd_client_stop(d.keyd);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	if (keyd_fd >= 0)
+		close(keyd_fd);
 	/* Client threads may still be ending; the process exit reclaims them. */
 	_exit(status);
 }
