@@ -81,7 +81,7 @@ front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_
 
 	*ret_ids = NULL;
 	*ret_n = 0;
-	if ((r = keyd_client_list_identities_cas(d->keyd, &live, &n_live, &cas)) != 0)
+	if ((r = keyd_client_list_identities_cached(d->keyd, &live, &n_live, &cas)) != 0)
 		return r;
 	/* The CA certificates cards carry complete chains: the store keeps them. */
 	for (i = 0; cas != NULL && i < (size_t)sk_X509_num(cas); i++) {
@@ -152,7 +152,13 @@ front_identity_key(struct daemon *d, const struct front_identity *id, unsigned t
 	int r;
 
 	*ret_key = NULL;
-	if (!id->present && (r = keyd_client_wait_token(d->keyd, id->key_uri, timeout_seconds)) != 0)
+	/*
+	 * Asked of keyd even when the listing says present: the listing may come
+	 * from the front's cache, up to one poll of keyd's watch behind a card
+	 * just pulled. keyd checks the token itself, answers at once when it is
+	 * there, and otherwise tells the client "insert token" and waits.
+	 */
+	if ((r = keyd_client_wait_token(d->keyd, id->key_uri, timeout_seconds)) != 0)
 		return r == CS_ERR_TIMEOUT ? CS_ERR_NO_TOKEN : r;
 	return cs_provider_token_key(d->provider, id->key_uri, id->cert, ret_key);
 }
