@@ -12,9 +12,13 @@
  *    token's sessions), and tok_token_drop_session() empties the cache;
  *  - the same token serial as read from the module for this operation (another
  *    card, or a re-initialised token with a new serial, in the same slot);
+ *  - the same login period: tok_token_prepare() empties the cache whenever it
+ *    finds the session logged out (our idle logout, or a card reset we did
+ *    not see), since some modules renumber private objects across logins;
  *  - the same context generation: bumped by every slot-watch event (token or
- *    reader, any slot), by a rescan that finds a token changed, and after an
- *    import writes objects (tok_keycache_objects_changed).
+ *    reader, any slot), by a rescan that finds a token changed, and after a
+ *    PKCS#12 import writes objects (tok_pkcs12.c, which also empties the
+ *    token's cache).
  * And a handle the module calls invalid (CKR_OBJECT_HANDLE_INVALID,
  * CKR_KEY_HANDLE_INVALID) empties the cache and the key is looked up again,
  * once. All of it is guarded by the token's lock (t->lock).

@@ -22,11 +22,9 @@
 
 #define MAX_RSA_BYTES 1024  /* 8192-bit modulus */
 
-#define private_key tok_private_key
-
 /* The exact bit length of an RSA key's modulus (a 2047-bit key has 256 bytes). */
 static int
-read_modulus_bits(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, struct private_key *key)
+read_modulus_bits(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, struct tok_private_key *key)
 {
 	uint8_t modulus[MAX_RSA_BYTES];
 	CK_ATTRIBUTE m = { CKA_MODULUS, modulus, sizeof(modulus) };
@@ -48,7 +46,7 @@ read_modulus_bits(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, struct private_key 
 
 /* Finds the private key a URI names on t's (logged in) session. */
 static int
-find_private_key(struct tok_token *t, const char *key_uri, struct private_key *ret)
+find_private_key(struct tok_token *t, const char *key_uri, struct tok_private_key *ret)
 {
 	CK_FUNCTION_LIST *fn = t->module->fn;
 	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
@@ -149,7 +147,7 @@ tok_read_key_facts(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k
  */
 static int
 lookup_key(struct tok_ctx *ctx, struct tok_token *t, const char *serial, const char *key_uri,
-           int fresh, struct private_key *ret_key)
+           int fresh, struct tok_private_key *ret_key)
 {
 	/* Read before the search: an event during it leaves the entry stale, not trusted. */
 	unsigned long generation = tok_ctx_generation(ctx);
@@ -169,7 +167,7 @@ lookup_key(struct tok_ctx *ctx, struct tok_token *t, const char *serial, const c
 /* Locks the token of uri, logs in and finds the key. On success the token stays locked. */
 static int
 begin_op(struct tok_ctx *ctx, const char *key_uri, tok_pin_cb cb, void *arg,
-         struct tok_token **ret_t, char serial[17], struct private_key *ret_key)
+         struct tok_token **ret_t, char serial[17], struct tok_private_key *ret_key)
 {
 	struct tok_token_info info;
 	struct tok_token *t;
@@ -201,7 +199,7 @@ end_op(struct tok_ctx *ctx, struct tok_token *t, int result)
  * Returns 0 or CS_ERR_*; on failure the caller's operation is abandoned.
  */
 static int
-maybe_context_login(struct tok_token *t, const struct private_key *key, tok_pin_cb cb, void *arg)
+maybe_context_login(struct tok_token *t, const struct tok_private_key *key, tok_pin_cb cb, void *arg)
 {
 	if (!key->always_authenticate)
 		return 0;
@@ -213,7 +211,7 @@ tok_sign(struct tok_ctx *ctx, const struct tok_sign_request *req, tok_pin_cb cb,
          uint8_t *sig, size_t *sig_len)
 {
 	struct tok_token *t;
-	struct private_key key;
+	struct tok_private_key key;
 	CK_FUNCTION_LIST *fn;
 	CK_MECHANISM mech = { 0, NULL, 0 };
 	CK_RSA_PKCS_PSS_PARAMS pss;
@@ -328,7 +326,7 @@ oaep_unsupported(CK_RV rv)
 
 /* One C_DecryptInit + C_Decrypt into out (size in *out_len). */
 static CK_RV
-decrypt_once(struct tok_token *t, const struct private_key *key, CK_MECHANISM *mech,
+decrypt_once(struct tok_token *t, const struct tok_private_key *key, CK_MECHANISM *mech,
              const struct tok_decrypt_request *req, tok_pin_cb cb, void *arg, uint8_t *out,
              CK_ULONG *out_len, int *ret_login_err)
 {
@@ -353,7 +351,7 @@ tok_decrypt(struct tok_ctx *ctx, const struct tok_decrypt_request *req, tok_pin_
             struct cs_secret **ret_key)
 {
 	struct tok_token *t;
-	struct private_key key;
+	struct tok_private_key key;
 	CK_MECHANISM mech = { CKM_RSA_PKCS, NULL, 0 };
 	CK_RSA_PKCS_OAEP_PARAMS oaep;
 	uint8_t out[MAX_RSA_BYTES];
@@ -454,7 +452,7 @@ tok_derive(struct tok_ctx *ctx, const char *key_uri, const uint8_t *peer, size_t
            tok_pin_cb cb, void *arg, struct cs_secret **ret_secret)
 {
 	struct tok_token *t;
-	struct private_key key;
+	struct tok_private_key key;
 	CK_FUNCTION_LIST *fn;
 	CK_ECDH1_DERIVE_PARAMS params;
 	CK_MECHANISM mech = { CKM_ECDH1_DERIVE, &params, sizeof(params) };
