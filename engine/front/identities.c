@@ -399,7 +399,11 @@ monotonic_seconds(void)
 	return ts.tv_sec;
 }
 
-/* The store's version now; 0 if it cannot be read (then nothing is cached). */
+/*
+ * The store's version now; 0 if it cannot be read, or while a transaction is
+ * open on the connection (then nothing is cached or served: what a query sees
+ * may still be rolled back, and a rollback does not lower the change count).
+ */
 static int
 store_version(struct daemon *d, sqlite3_int64 *ret_changes, sqlite3_int64 *ret_data_version)
 {
@@ -407,7 +411,8 @@ store_version(struct daemon *d, sqlite3_int64 *ret_changes, sqlite3_int64 *ret_d
 	sqlite3_stmt *st = NULL;
 	int ok = 0;
 
-	if (db == NULL || sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+	if (db == NULL || !sqlite3_get_autocommit(db) ||
+	    sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*ret_data_version = sqlite3_column_int64(st, 0);
