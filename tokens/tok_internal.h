@@ -12,6 +12,30 @@ struct tok_module {
 	CK_FUNCTION_LIST *fn;
 };
 
+/* A private key found on a token: its handle and what operations need to know of it. */
+struct tok_private_key {
+	CK_OBJECT_HANDLE handle;
+	CK_KEY_TYPE type;
+	CK_BBOOL always_authenticate;
+	CK_ULONG modulus_bytes;     /* RSA */
+	unsigned modulus_bits;      /* RSA: exact, for the largest PSS salt */
+	int curve_nid;              /* EC */
+	int cached;                 /* came from the key cache (a stale handle is retried) */
+};
+
+/* Key handles by key URI, valid for one session of one token instance (tok_keycache.h). */
+#define TOK_KEYCACHE_SIZE 8
+struct tok_keycache {
+	CK_SESSION_HANDLE session;
+	char serial[17];
+	unsigned long generation;
+	size_t n, next;
+	struct {
+		char *uri;
+		struct tok_private_key key;
+	} entries[TOK_KEYCACHE_SIZE];
+};
+
 /* One slot of one module, kept for the life of the context (never freed on removal). */
 struct tok_token {
 	struct tok_module *module;
@@ -23,6 +47,7 @@ struct tok_token {
 	int present;
 	char label[33];
 	char serial[17];
+	struct tok_keycache keys;       /* guarded by lock */
 	/*
 	 * The identities found the last time the token was free, for listings
 	 * while it is busy (a PIN dialog may hold its lock for minutes).
@@ -42,6 +67,7 @@ struct tok_ctx {
 	struct tok_token **tokens;
 	size_t n_tokens;
 	unsigned login_ttl;
+	unsigned long generation;       /* bumped on token events and object writes (tok_keycache.h) */
 };
 
 /* Records rv as this thread's last CK_RV and maps it to a CS_ERR_*. */
@@ -78,6 +104,10 @@ int tok_object_uri(const struct tok_token_info *info, const uint8_t *id, size_t 
  * unlocks). CS_ERR_NO_TOKEN if no present token matches.
  */
 int tok_lock_token_for_uri(struct tok_ctx *ctx, const char *uri, struct tok_token **ret_token);
+
+/* The same, and the token's facts as read from the module on the way (its serial). */
+int tok_lock_token_for_uri_info(struct tok_ctx *ctx, const char *uri, struct tok_token **ret_token,
+                                struct tok_token_info *ret_info);
 
 /* Reads a private key's type, CKA_ALWAYS_AUTHENTICATE, modulus size (RSA) or curve (EC). */
 int tok_read_key_facts(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,

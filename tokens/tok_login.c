@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cs_error.h"
+#include "tok_keycache.h"
 #include "tok_login.h"
 
 /* At most this many PIN dialogs for one operation, each after a wrong PIN. */
@@ -115,8 +116,16 @@ tok_token_prepare(struct tok_ctx *ctx, struct tok_token *t, tok_pin_cb cb, void 
 		(void)t->module->fn->C_Logout(t->session);
 		logged_in = 0;
 	}
-	if (!logged_in && (r = login_with_dialogs(t, CKU_USER, cb, arg)) != 0)
-		return r;
+	if (!logged_in) {
+		/*
+		 * A new login period: handles of private objects found in an earlier
+		 * one are not relied on (some modules renumber them after a logout,
+		 * and a logout we did not make may mean the card was reset).
+		 */
+		tok_keycache_clear(t);
+		if ((r = login_with_dialogs(t, CKU_USER, cb, arg)) != 0)
+			return r;
+	}
 	t->last_used = now;
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "cs_error.h"
 #include "tok_internal.h"
+#include "tok_keycache.h"
 
 static _Thread_local CK_RV last_rv;
 
@@ -183,6 +184,7 @@ tok_ctx_free(struct tok_ctx *ctx)
 		return;
 	tok_logout_all(ctx);
 	for (i = 0; i < ctx->n_tokens; i++) {
+		tok_keycache_clear(ctx->tokens[i]);
 		tok_identities_free(ctx->tokens[i]->cached, ctx->tokens[i]->n_cached);
 		pthread_mutex_destroy(&ctx->tokens[i]->cache_lock);
 		pthread_mutex_destroy(&ctx->tokens[i]->lock);
@@ -238,28 +240,38 @@ add_token_locked(struct tok_ctx *ctx, struct tok_module *m, CK_SLOT_ID slot)
 
 /* Refreshes presence, label and serial of t from the module. */
 static void
-refresh_token(struct tok_token *t)
+refresh_token(struct tok_ctx *ctx, struct tok_token *t)
 {
 	CK_SLOT_INFO si;
 	CK_TOKEN_INFO ti;
+	char label[33] = "", serial[17] = "";
 	int present = 0;
 
 	if (t->module->fn->C_GetSlotInfo(t->slot, &si) == CKR_OK &&
 	    (si.flags & CKF_TOKEN_PRESENT) && t->module->fn->C_GetTokenInfo(t->slot, &ti) == CKR_OK) {
 		present = 1;
-		tok_copy_padded(t->label, sizeof(t->label), ti.label, sizeof(ti.label));
-		tok_copy_padded(t->serial, sizeof(t->serial), ti.serialNumber,
-		                sizeof(ti.serialNumber));
+		tok_copy_padded(label, sizeof(label), ti.label, sizeof(ti.label));
+		tok_copy_padded(serial, sizeof(serial), ti.serialNumber, sizeof(ti.serialNumber));
 	}
 	/*
 	 * Never wait for a busy token here (the caller holds the context lock, and
 	 * the token may sit in a PIN dialog): an operation in progress meets the
 	 * removal itself and drops its session when it ends.
 	 */
-	if (pthread_mutex_trylock(&t->lock) != 0)
+	if (pthread_mutex_trylock(&t->lock) != 0) {
+		tok_ctx_bump_generation(ctx);   /* unknown whether it changed: assume so */
 		return;
+	}
 	if (!present && t->present)
 		tok_token_drop_session(t);
+	/* Another token in the slot: key handles found earlier are not its own. */
+	if (present != t->present ||
+	    (present && (strcmp(label, t->label) != 0 || strcmp(serial, t->serial) != 0)))
+		tok_ctx_bump_generation(ctx);
+	if (present) {
+		memcpy(t->label, label, sizeof(t->label));
+		memcpy(t->serial, serial, sizeof(t->serial));
+	}
 	t->present = present;
 	pthread_mutex_unlock(&t->lock);
 }
@@ -294,7 +306,7 @@ tok_rescan(struct tok_ctx *ctx)
 	}
 	free(slots);
 	for (i = 0; i < ctx->n_tokens; i++)
-		refresh_token(ctx->tokens[i]);
+		refresh_token(ctx, ctx->tokens[i]);
 	pthread_mutex_unlock(&ctx->lock);
 	return r;
 }
@@ -389,6 +401,8 @@ tok_token_drop_session(struct tok_token *t)
 	if (t->session != CK_INVALID_HANDLE)
 		(void)t->module->fn->C_CloseSession(t->session);
 	t->session = CK_INVALID_HANDLE;
+	/* Handles belong to the session's token instance: none survives it. */
+	tok_keycache_clear(t);
 }
 
 int

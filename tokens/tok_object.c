@@ -117,6 +117,15 @@ int
 tok_lock_token_for_uri(struct tok_ctx *ctx, const char *text, struct tok_token **ret_token)
 {
 	struct tok_token_info info;
+
+	return tok_lock_token_for_uri_info(ctx, text, ret_token, &info);
+}
+
+int
+tok_lock_token_for_uri_info(struct tok_ctx *ctx, const char *text, struct tok_token **ret_token,
+                            struct tok_token_info *ret_info)
+{
+	struct tok_token_info info;
 	struct tok_token **tokens;
 	P11KitUri *uri;
 	size_t i, n;
@@ -140,6 +149,7 @@ tok_lock_token_for_uri(struct tok_ctx *ctx, const char *text, struct tok_token *
 		/* Without the context lock: waiting for a busy token holds up nobody else. */
 		pthread_mutex_lock(&t->lock);
 		*ret_token = t;
+		*ret_info = info;
 		r = 0;
 		break;
 	}

@@ -1,7 +1,10 @@
 /*
  * Private-key operations on the token: sign, decrypt (unwrap a content key)
  * and ECDH derive. Each finds its token by URI, logs in, finds the private
- * key by the URI's attributes, runs, and ends with tok_token_finish().
+ * key by the URI's attributes (from the key cache when it holds a handle for
+ * this session of this token: tok_keycache.h), runs, and ends with
+ * tok_token_finish(). A cached handle the module no longer knows is looked
+ * up afresh and the operation's first step tried once more.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,23 +16,15 @@
 #include "cs_error.h"
 #include "tok_ecpoint.h"
 #include "tok_encode.h"
+#include "tok_keycache.h"
 #include "tok_login.h"
 #include "tok_oaep.h"
 
 #define MAX_RSA_BYTES 1024  /* 8192-bit modulus */
 
-struct private_key {
-	CK_OBJECT_HANDLE handle;
-	CK_KEY_TYPE type;
-	CK_BBOOL always_authenticate;
-	CK_ULONG modulus_bytes;     /* RSA */
-	unsigned modulus_bits;      /* RSA: exact, for the largest PSS salt */
-	int curve_nid;              /* EC */
-};
-
 /* The exact bit length of an RSA key's modulus (a 2047-bit key has 256 bytes). */
 static int
-read_modulus_bits(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, struct private_key *key)
+read_modulus_bits(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, struct tok_private_key *key)
 {
 	uint8_t modulus[MAX_RSA_BYTES];
 	CK_ATTRIBUTE m = { CKA_MODULUS, modulus, sizeof(modulus) };
@@ -51,7 +46,7 @@ read_modulus_bits(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, struct private_key 
 
 /* Finds the private key a URI names on t's (logged in) session. */
 static int
-find_private_key(struct tok_token *t, const char *key_uri, struct private_key *ret)
+find_private_key(struct tok_token *t, const char *key_uri, struct tok_private_key *ret)
 {
 	CK_FUNCTION_LIST *fn = t->module->fn;
 	CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
@@ -145,19 +140,45 @@ tok_read_key_facts(CK_FUNCTION_LIST *fn, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k
 	return CS_ERR_MECHANISM;
 }
 
+/*
+ * The key for key_uri on t's logged-in session: from the cache if it holds one
+ * for this session, serial and generation, else searched and remembered.
+ * fresh: search even if cached (after the module refused a cached handle).
+ */
+static int
+lookup_key(struct tok_ctx *ctx, struct tok_token *t, const char *serial, const char *key_uri,
+           int fresh, struct tok_private_key *ret_key)
+{
+	/* Read before the search: an event during it leaves the entry stale, not trusted. */
+	unsigned long generation = tok_ctx_generation(ctx);
+	int r;
+
+	if (fresh)
+		tok_keycache_clear(t);
+	else if (tok_keycache_get(t, serial, generation, key_uri, ret_key))
+		return 0;
+	if ((r = find_private_key(t, key_uri, ret_key)) != 0)
+		return r;
+	tok_keycache_put(t, serial, generation, key_uri, ret_key);
+	ret_key->cached = 0;
+	return 0;
+}
+
 /* Locks the token of uri, logs in and finds the key. On success the token stays locked. */
 static int
 begin_op(struct tok_ctx *ctx, const char *key_uri, tok_pin_cb cb, void *arg,
-         struct tok_token **ret_t, struct private_key *ret_key)
+         struct tok_token **ret_t, char serial[17], struct tok_private_key *ret_key)
 {
+	struct tok_token_info info;
 	struct tok_token *t;
 	int r;
 
 	*ret_t = NULL;
-	if ((r = tok_lock_token_for_uri(ctx, key_uri, &t)) != 0)
+	if ((r = tok_lock_token_for_uri_info(ctx, key_uri, &t, &info)) != 0)
 		return r;
+	memcpy(serial, info.serial, sizeof(info.serial));
 	if ((r = tok_token_prepare(ctx, t, cb, arg)) != 0 ||
-	    (r = find_private_key(t, key_uri, ret_key)) != 0) {
+	    (r = lookup_key(ctx, t, serial, key_uri, 0, ret_key)) != 0) {
 		tok_token_finish(ctx, t, r);
 		pthread_mutex_unlock(&t->lock);
 		return r;
@@ -178,7 +199,7 @@ end_op(struct tok_ctx *ctx, struct tok_token *t, int result)
  * Returns 0 or CS_ERR_*; on failure the caller's operation is abandoned.
  */
 static int
-maybe_context_login(struct tok_token *t, const struct private_key *key, tok_pin_cb cb, void *arg)
+maybe_context_login(struct tok_token *t, const struct tok_private_key *key, tok_pin_cb cb, void *arg)
 {
 	if (!key->always_authenticate)
 		return 0;
@@ -190,19 +211,23 @@ tok_sign(struct tok_ctx *ctx, const struct tok_sign_request *req, tok_pin_cb cb,
          uint8_t *sig, size_t *sig_len)
 {
 	struct tok_token *t;
-	struct private_key key;
+	struct tok_private_key key;
 	CK_FUNCTION_LIST *fn;
 	CK_MECHANISM mech = { 0, NULL, 0 };
 	CK_RSA_PKCS_PSS_PARAMS pss;
 	uint8_t input[128], raw[MAX_RSA_BYTES];
-	size_t input_len = 0;
+	size_t input_len;
 	CK_ULONG out_len = sizeof(raw);
+	char serial[17];
 	CK_RV rv;
-	int r;
+	int r, retried = 0;
 
-	if ((r = begin_op(ctx, req->key_uri, cb, arg, &t, &key)) != 0)
+	if ((r = begin_op(ctx, req->key_uri, cb, arg, &t, serial, &key)) != 0)
 		return r;
 	fn = t->module->fn;
+again:
+	input_len = 0;
+	mech = (CK_MECHANISM){ 0, NULL, 0 };
 	switch (req->scheme) {
 	case TOK_SIGN_RSA_PKCS1:
 		r = key.type == CKK_RSA ? 0 : CS_ERR_MECHANISM;
@@ -241,6 +266,12 @@ tok_sign(struct tok_ctx *ctx, const struct tok_sign_request *req, tok_pin_cb cb,
 	if (r != 0)
 		goto out;
 	if ((rv = fn->C_SignInit(t->session, &mech, key.handle)) != CKR_OK) {
+		if (tok_stale_handle(rv) && key.cached && !retried) {
+			retried = 1;
+			if ((r = lookup_key(ctx, t, serial, req->key_uri, 1, &key)) != 0)
+				goto out;
+			goto again;
+		}
 		r = tok_map_rv(rv);
 		goto out;
 	}
@@ -295,7 +326,7 @@ oaep_unsupported(CK_RV rv)
 
 /* One C_DecryptInit + C_Decrypt into out (size in *out_len). */
 static CK_RV
-decrypt_once(struct tok_token *t, const struct private_key *key, CK_MECHANISM *mech,
+decrypt_once(struct tok_token *t, const struct tok_private_key *key, CK_MECHANISM *mech,
              const struct tok_decrypt_request *req, tok_pin_cb cb, void *arg, uint8_t *out,
              CK_ULONG *out_len, int *ret_login_err)
 {
@@ -320,17 +351,21 @@ tok_decrypt(struct tok_ctx *ctx, const struct tok_decrypt_request *req, tok_pin_
             struct cs_secret **ret_key)
 {
 	struct tok_token *t;
-	struct private_key key;
+	struct tok_private_key key;
 	CK_MECHANISM mech = { CKM_RSA_PKCS, NULL, 0 };
 	CK_RSA_PKCS_OAEP_PARAMS oaep;
 	uint8_t out[MAX_RSA_BYTES];
-	CK_ULONG out_len = sizeof(out);
+	CK_ULONG out_len;
+	char serial[17];
 	CK_RV rv;
-	int r, login_err;
+	int r, login_err, retried = 0;
 
 	*ret_key = NULL;
-	if ((r = begin_op(ctx, req->key_uri, cb, arg, &t, &key)) != 0)
+	if ((r = begin_op(ctx, req->key_uri, cb, arg, &t, serial, &key)) != 0)
 		return r;
+again:
+	mech = (CK_MECHANISM){ CKM_RSA_PKCS, NULL, 0 };
+	out_len = sizeof(out);
 	if (key.type != CKK_RSA || req->in_len != key.modulus_bytes) {
 		r = key.type != CKK_RSA ? CS_ERR_MECHANISM : CS_ERR_DECRYPT;
 		goto out;
@@ -350,6 +385,12 @@ tok_decrypt(struct tok_ctx *ctx, const struct tok_decrypt_request *req, tok_pin_
 	if (login_err != 0) {
 		r = login_err;
 		goto out;
+	}
+	if (tok_stale_handle(rv) && key.cached && !retried) {
+		retried = 1;
+		if ((r = lookup_key(ctx, t, serial, req->key_uri, 1, &key)) != 0)
+			goto out;
+		goto again;
 	}
 	if (req->padding == TOK_PAD_OAEP && oaep_unsupported(rv)) {
 		/* Raw RSA on the token, OAEP decoded here in constant time; the raw result stays here. */
@@ -411,7 +452,7 @@ tok_derive(struct tok_ctx *ctx, const char *key_uri, const uint8_t *peer, size_t
            tok_pin_cb cb, void *arg, struct cs_secret **ret_secret)
 {
 	struct tok_token *t;
-	struct private_key key;
+	struct tok_private_key key;
 	CK_FUNCTION_LIST *fn;
 	CK_ECDH1_DERIVE_PARAMS params;
 	CK_MECHANISM mech = { CKM_ECDH1_DERIVE, &params, sizeof(params) };
@@ -431,13 +472,15 @@ tok_derive(struct tok_ctx *ctx, const char *key_uri, const uint8_t *peer, size_t
 	uint8_t value[80], point[1 + 2 * 66];
 	size_t point_len = 0;
 	CK_ATTRIBUTE va = { CKA_VALUE, value, sizeof(value) };
+	char serial[17];
 	CK_RV rv;
-	int r;
+	int r, retried = 0;
 
 	*ret_secret = NULL;
-	if ((r = begin_op(ctx, key_uri, cb, arg, &t, &key)) != 0)
+	if ((r = begin_op(ctx, key_uri, cb, arg, &t, serial, &key)) != 0)
 		return r;
 	fn = t->module->fn;
+again:
 	if (key.type != CKK_EC) {
 		r = CS_ERR_MECHANISM;
 		goto out;
@@ -459,6 +502,12 @@ tok_derive(struct tok_ctx *ctx, const char *key_uri, const uint8_t *peer, size_t
 		goto out;
 	rv = fn->C_DeriveKey(t->session, &mech, key.handle, tmpl, sizeof(tmpl) / sizeof(tmpl[0]),
 	                     &derived);
+	if (tok_stale_handle(rv) && key.cached && !retried) {
+		retried = 1;
+		if ((r = lookup_key(ctx, t, serial, key_uri, 1, &key)) != 0)
+			goto out;
+		goto again;
+	}
 	if (rv != CKR_OK) {
 		r = tok_map_rv(rv);
 		goto out;

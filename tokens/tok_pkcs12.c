@@ -33,6 +33,7 @@
 #include "cs_buf.h"
 #include "cs_error.h"
 #include "tok_ecpoint.h"
+#include "tok_keycache.h"
 #include "tok_login.h"
 #include "tok_pkcs12.h"
 
@@ -831,7 +832,11 @@ import_locked(struct tok_ctx *ctx, struct tok_token *t, struct p12_file *f,
 	    (r = tok_object_uri(&info, im->id, sizeof(im->id), CKO_CERTIFICATE, NULL,
 	                        ret_cert_uri)) != 0)
 		return r;
-	return write_objects(t, f, im, res);
+	r = write_objects(t, f, im, res);
+	/* New objects (or some, on failure): no key handle found before is trusted after. */
+	tok_keycache_clear(t);
+	tok_ctx_bump_generation(ctx);
+	return r;
 }
 
 int

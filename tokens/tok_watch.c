@@ -8,6 +8,7 @@
 
 #include "cs_error.h"
 #include "tok_internal.h"
+#include "tok_keycache.h"
 #include "tok_readers.h"
 
 #define RING_SIZE 64
@@ -112,6 +113,8 @@ next_event(struct tok_watch *w)
 
 	memset(e, 0, sizeof(*e));
 	e->seq = ++w->seq;
+	/* Any token or reader change: key handles cached before it are not trusted after. */
+	tok_ctx_bump_generation(w->ctx);
 	return e;
 }
 

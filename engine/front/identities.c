@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <sqlite3.h>
 
 #include "cs_error.h"
 #include "cs_provider.h"
@@ -69,6 +71,88 @@ seen_identity(const char *key_uri, const uint8_t *der, size_t len)
 	return ok && seen_before(md);
 }
 
+static int store_version(struct daemon *d, sqlite3_int64 *ret_changes,
+                         sqlite3_int64 *ret_data_version);
+
+/*
+ * The identities remembered in the store, as last read, with the store's
+ * version then (see the chain cache below for why that version changes with
+ * every write to the store): reading them decodes every certificate, on
+ * every PROTECT and READ.
+ */
+static struct {
+	pthread_mutex_t lock;
+	int valid;
+	sqlite3_int64 changes, data_version;
+	struct cs_store_identity *ids;
+	size_t n;
+} kept_cache = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, NULL, 0 };
+
+/* A deep copy (strings duplicated, certificates referenced) of n identities. */
+static int
+kept_copy(const struct cs_store_identity *src, size_t n, struct cs_store_identity **ret)
+{
+	struct cs_store_identity *out = calloc(n + 1, sizeof(*out));
+	size_t i;
+
+	*ret = NULL;
+	if (out == NULL)
+		return CS_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		out[i] = src[i];
+		out[i].key_uri = src[i].key_uri != NULL ? strdup(src[i].key_uri) : NULL;
+		out[i].token_label = src[i].token_label != NULL ? strdup(src[i].token_label) : NULL;
+		out[i].token_serial = src[i].token_serial != NULL ? strdup(src[i].token_serial) : NULL;
+		if (out[i].cert != NULL && X509_up_ref(out[i].cert) != 1)
+			out[i].cert = NULL;
+		if ((src[i].key_uri != NULL && out[i].key_uri == NULL) ||
+		    (src[i].token_label != NULL && out[i].token_label == NULL) ||
+		    (src[i].token_serial != NULL && out[i].token_serial == NULL) ||
+		    (src[i].cert != NULL && out[i].cert == NULL)) {
+			cs_store_identities_free(out, i + 1);
+			return CS_ERR_NOMEM;
+		}
+	}
+	*ret = out;
+	return 0;
+}
+
+/* cs_store_identities, from the cache while the store is unchanged. */
+static int
+kept_identities(struct daemon *d, struct cs_store_identity **ret_ids, size_t *ret_n)
+{
+	struct cs_store_identity *copy = NULL;
+	sqlite3_int64 changes = 0, data_version = 0;
+	int r, versioned;
+
+	*ret_ids = NULL;
+	*ret_n = 0;
+	/* The version first: a write during the read leaves the entry stale, not trusted. */
+	versioned = store_version(d, &changes, &data_version);
+	pthread_mutex_lock(&kept_cache.lock);
+	if (versioned && kept_cache.valid && kept_cache.changes == changes &&
+	    kept_cache.data_version == data_version) {
+		r = kept_copy(kept_cache.ids, kept_cache.n, ret_ids);
+		if (r == 0)
+			*ret_n = kept_cache.n;
+		pthread_mutex_unlock(&kept_cache.lock);
+		return r;
+	}
+	pthread_mutex_unlock(&kept_cache.lock);
+	if ((r = cs_store_identities(d->store, ret_ids, ret_n)) != 0 || !versioned ||
+	    kept_copy(*ret_ids, *ret_n, &copy) != 0)
+		return r;
+	pthread_mutex_lock(&kept_cache.lock);
+	cs_store_identities_free(kept_cache.ids, kept_cache.n);
+	kept_cache.ids = copy;
+	kept_cache.n = *ret_n;
+	kept_cache.changes = changes;
+	kept_cache.data_version = data_version;
+	kept_cache.valid = 1;
+	pthread_mutex_unlock(&kept_cache.lock);
+	return 0;
+}
+
 int
 front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_n)
 {
@@ -81,7 +165,7 @@ front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_
 
 	*ret_ids = NULL;
 	*ret_n = 0;
-	if ((r = keyd_client_list_identities_cas(d->keyd, &live, &n_live, &cas)) != 0)
+	if ((r = keyd_client_list_identities_cached(d->keyd, &live, &n_live, &cas)) != 0)
 		return r;
 	/* The CA certificates cards carry complete chains: the store keeps them. */
 	for (i = 0; cas != NULL && i < (size_t)sk_X509_num(cas); i++) {
@@ -110,7 +194,7 @@ front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_
 			                                 live[i].token_serial, x);
 		X509_free(x);
 	}
-	if ((r = cs_store_identities(d->store, &kept, &n_kept)) != 0)
+	if ((r = kept_identities(d, &kept, &n_kept)) != 0)
 		goto out;
 	if ((ids = calloc(n_kept + 1, sizeof(*ids))) == NULL) {
 		r = CS_ERR_NOMEM;
@@ -152,7 +236,13 @@ front_identity_key(struct daemon *d, const struct front_identity *id, unsigned t
 	int r;
 
 	*ret_key = NULL;
-	if (!id->present && (r = keyd_client_wait_token(d->keyd, id->key_uri, timeout_seconds)) != 0)
+	/*
+	 * Asked of keyd even when the listing says present: the listing may come
+	 * from the front's cache, up to one poll of keyd's watch behind a card
+	 * just pulled. keyd checks the token itself, answers at once when it is
+	 * there, and otherwise tells the client "insert token" and waits.
+	 */
+	if ((r = keyd_client_wait_token(d->keyd, id->key_uri, timeout_seconds)) != 0)
 		return r == CS_ERR_TIMEOUT ? CS_ERR_NO_TOKEN : r;
 	return cs_provider_token_key(d->provider, id->key_uri, id->cert, ret_key);
 }
@@ -282,8 +372,159 @@ front_trust_store(const struct cs_config *cfg, X509_STORE **ret_store, int *ret_
 	return 0;
 }
 
+/*
+ * The chains front_chain built, by leaf certificate. A chain depends on the
+ * leaf, the trust anchors (loaded once, at start) and the certificates in the
+ * store (the intermediates); building one decodes every certificate of the
+ * store and verifies signatures, about a quarter of the engine's CPU time per
+ * signature. An entry holds while the store is unchanged: sqlite3's count
+ * of rows this connection changed (every writer of the store in this engine
+ * uses the one connection) and PRAGMA data_version (commits by any other
+ * connection) are both what they were when the chain was built. And for at
+ * most a minute: the build checks validity dates, so a certificate of the
+ * chain that expires drops out within that time.
+ */
+#define CHAIN_CACHE_SIZE 8
+#define CHAIN_CACHE_SECONDS 60
+static struct {
+	pthread_mutex_t lock;
+	size_t n, next;
+	struct {
+		unsigned char leaf[32];
+		sqlite3_int64 changes, data_version;
+		time_t built;           /* CLOCK_MONOTONIC seconds */
+		STACK_OF(X509) *chain;
+	} e[CHAIN_CACHE_SIZE];
+} chains = { PTHREAD_MUTEX_INITIALIZER, 0, 0, { { { 0 }, 0, 0, 0, NULL } } };
+
+static time_t
+monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * The store's version now; 0 if it cannot be read, or while a transaction is
+ * open on the connection (then nothing is cached or served: what a query sees
+ * may still be rolled back, and a rollback does not lower the change count).
+ */
+static int
+store_version(struct daemon *d, sqlite3_int64 *ret_changes, sqlite3_int64 *ret_data_version)
+{
+	sqlite3 *db = cs_store_db(d->store);
+	sqlite3_stmt *st = NULL;
+	int ok = 0;
+
+	if (db == NULL || !sqlite3_get_autocommit(db) ||
+	    sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*ret_data_version = sqlite3_column_int64(st, 0);
+		*ret_changes = sqlite3_total_changes64(db);
+		ok = 1;
+	}
+	sqlite3_finalize(st);
+	return ok;
+}
+
+/* A copy (new references) of a chain; NULL if out of memory. */
+static STACK_OF(X509) *
+chain_copy(STACK_OF(X509) *chain)
+{
+	STACK_OF(X509) *out = sk_X509_new_null();
+	int i;
+
+	for (i = 0; out != NULL && i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (X509_up_ref(x) != 1)
+			continue;
+		if (!sk_X509_push(out, x)) {
+			X509_free(x);
+			sk_X509_pop_free(out, X509_free);
+			out = NULL;
+		}
+	}
+	return out;
+}
+
+/* The cached chain of leaf at this store version (a copy), or NULL. */
+static STACK_OF(X509) *
+chain_cached(const unsigned char leaf[32], sqlite3_int64 changes, sqlite3_int64 data_version)
+{
+	STACK_OF(X509) *out = NULL;
+	time_t now = monotonic_seconds();
+	size_t i;
+
+	pthread_mutex_lock(&chains.lock);
+	for (i = 0; i < chains.n && out == NULL; i++) {
+		if (memcmp(chains.e[i].leaf, leaf, 32) == 0 && chains.e[i].changes == changes &&
+		    chains.e[i].data_version == data_version &&
+		    now - chains.e[i].built < CHAIN_CACHE_SECONDS)
+			out = chain_copy(chains.e[i].chain);
+	}
+	pthread_mutex_unlock(&chains.lock);
+	return out;
+}
+
+static void
+chain_remember(const unsigned char leaf[32], sqlite3_int64 changes, sqlite3_int64 data_version,
+               STACK_OF(X509) *chain)
+{
+	STACK_OF(X509) *copy = chain_copy(chain);
+	size_t i;
+
+	if (copy == NULL)
+		return;
+	pthread_mutex_lock(&chains.lock);
+	/* The leaf's entry is replaced; otherwise a free one, or the oldest. */
+	for (i = 0; i < chains.n && memcmp(chains.e[i].leaf, leaf, 32) != 0; i++)
+		;
+	if (i == chains.n) {
+		if (chains.n < CHAIN_CACHE_SIZE) {
+			i = chains.n++;
+		} else {
+			i = chains.next;
+			chains.next = (chains.next + 1) % CHAIN_CACHE_SIZE;
+		}
+	}
+	sk_X509_pop_free(chains.e[i].chain, X509_free);
+	memcpy(chains.e[i].leaf, leaf, 32);
+	chains.e[i].changes = changes;
+	chains.e[i].data_version = data_version;
+	chains.e[i].built = monotonic_seconds();
+	chains.e[i].chain = copy;
+	pthread_mutex_unlock(&chains.lock);
+}
+
+static STACK_OF(X509) *build_chain(struct daemon *d, X509 *cert);
+
 STACK_OF(X509) *
 front_chain(struct daemon *d, X509 *cert)
+{
+	unsigned char leaf[32];
+	unsigned int leaf_len = 0;
+	sqlite3_int64 changes = 0, data_version = 0;
+	STACK_OF(X509) *out;
+	int cacheable;
+
+	/* The version first: a change during the build leaves the entry stale, not trusted. */
+	cacheable = X509_digest(cert, EVP_sha256(), leaf, &leaf_len) == 1 && leaf_len == 32 &&
+	            store_version(d, &changes, &data_version);
+	if (cacheable && (out = chain_cached(leaf, changes, data_version)) != NULL)
+		return out;
+	out = build_chain(d, cert);
+	if (cacheable && out != NULL && sk_X509_num(out) > 0)
+		chain_remember(leaf, changes, data_version, out);
+	return out;
+}
+
+/* front_chain without the cache. */
+static STACK_OF(X509) *
+build_chain(struct daemon *d, X509 *cert)
 {
 	STACK_OF(X509) *untrusted = NULL, *chain = NULL, *out = sk_X509_new_null();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();

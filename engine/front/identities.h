@@ -27,11 +27,17 @@ struct front_identity {
 
 void front_identities_free(struct front_identity *ids, size_t n);
 
-/* Lists (and remembers) the identities; those on absent tokens come from the store. */
+/*
+ * Lists (and remembers) the identities; those on absent tokens come from the
+ * store. keyd's part may come from keyd_client's cache (invalidated by token
+ * and reader events and PFX imports; see keyd_client_list_identities_cached),
+ * so `present` can lag a card pulled out by one poll of keyd's watch.
+ */
 int front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_n);
 
 /*
- * The identity's private key as a provider key. If its token is absent the
+ * The identity's private key as a provider key. keyd is asked whether its
+ * token is present (whatever id->present says); if it is absent the
  * client is told "insert token <label>" and the engine waits up to
  * timeout_seconds (or until the request is cancelled). The calling thread's
  * keyd context must be set (request_set_keyd_context).

@@ -38,7 +38,31 @@ struct keyd_client {
 	int dead;                       /* keyd closed the socket or sent garbage */
 	pthread_t reader;
 	int reader_started;
+	/*
+	 * The identity cache (see keyd_client_list_identities_cached): keyd's
+	 * last LIST_IDENTITIES reply and the token generation it was asked at.
+	 * token_gen counts what may change the answer: TOKEN_CHANGED and
+	 * READER_CHANGED events (on any request's stream, counted by the reader
+	 * thread before anyone else hears of them), PFX imports, keyd's death.
+	 * Under lock.
+	 */
+	unsigned long token_gen;
+	struct cs_buf listing;
+	int listing_valid;
+	unsigned long listing_gen;
+	struct timespec listing_time;   /* CLOCK_MONOTONIC */
+	pthread_t watcher;              /* the cache's own WATCH_TOKENS stream */
+	int watcher_started;
+	int watching;                   /* its request is in flight: events reach us */
+	volatile int watcher_stop;
 };
+
+/*
+ * How long a cached identity listing may answer at most. Token events and
+ * imports end it at once; this bounds what no event reports: objects another
+ * process writes onto a token while keyd has it open (PKCS#11 says nothing).
+ */
+#define KEYD_LISTING_TTL_MS 2000
 
 static _Thread_local const struct keyd_op_context *thread_ctx;
 static _Thread_local int thread_error;       /* keyd's answer to the last failed request */
@@ -89,6 +113,7 @@ keyd_client_start(const struct keyd_client_options *o, struct keyd_client **ret_
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return CS_ERR_NOMEM;
 	c->fd = -1;
+	cs_buf_init(&c->listing, CS_KEYD_MAX_FRAME * 16);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->write_lock, NULL);
 	pthread_cond_init(&c->replied, NULL);
@@ -188,10 +213,15 @@ keyd_client_free(struct keyd_client *c)
 {
 	if (c == NULL)
 		return;
+	c->watcher_stop = 1;
 	if (c->fd >= 0)
 		shutdown(c->fd, SHUT_RDWR);
 	if (c->reader_started)
 		pthread_join(c->reader, NULL);
+	/* The reader is gone, so the watcher's request has failed or ends within 100 ms. */
+	if (c->watcher_started)
+		pthread_join(c->watcher, NULL);
+	cs_buf_clear(&c->listing);
 	if (c->fd >= 0)
 		close(c->fd);
 	reap_keyd(c);
@@ -236,12 +266,15 @@ deliver_event(struct keyd_client *c, const struct cs_frame_view *f)
 	char *detail = NULL;
 	uint8_t kind;
 
+	cs_reader_init(&rd, f->body, f->body_len);
+	kind = cs_read_u8(&rd);
 	pthread_mutex_lock(&c->lock);
 	if ((p = find_pending(c, f->id)) != NULL)
 		ctx = p->ctx;
+	/* Counted before the event is handed on: whoever hears of it finds the cache stale. */
+	if (kind == CS_KEVENT_TOKEN_CHANGED || kind == CS_KEVENT_READER_CHANGED)
+		c->token_gen++;
 	pthread_mutex_unlock(&c->lock);
-	cs_reader_init(&rd, f->body, f->body_len);
-	kind = cs_read_u8(&rd);
 	cs_read_str(&rd, CS_KEYD_MAX_STR, &detail);
 	/* The waiting thread keeps its context alive until its reply arrives. */
 	if (cs_reader_finish(&rd) == 0 && ctx != NULL && ctx->on_event != NULL)
@@ -295,6 +328,7 @@ reader_main(void *arg)
 	cs_buf_clear(&in);
 	pthread_mutex_lock(&c->lock);
 	c->dead = 1;
+	c->token_gen++;
 	pthread_cond_broadcast(&c->replied);
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -497,12 +531,12 @@ keyd_client_list_identities(struct keyd_client *c, struct keyd_identity **ret_id
 	return keyd_client_list_identities_cas(c, ret_ids, ret_n, NULL);
 }
 
-int
-keyd_client_list_identities_cas(struct keyd_client *c, struct keyd_identity **ret_ids,
-                                size_t *ret_n, STACK_OF(X509) **ret_cas)
+/* Reads a LIST_IDENTITIES reply; ret_cas as for keyd_client_list_identities_cas. */
+static int
+parse_identities(const struct cs_buf *reply, struct keyd_identity **ret_ids, size_t *ret_n,
+                 STACK_OF(X509) **ret_cas)
 {
 	struct keyd_identity *ids = NULL;
-	struct cs_buf b, reply;
 	struct cs_reader rd;
 	size_t n = 0;
 	uint32_t count;
@@ -512,11 +546,7 @@ keyd_client_list_identities_cas(struct keyd_client *c, struct keyd_identity **re
 	*ret_n = 0;
 	if (ret_cas != NULL)
 		*ret_cas = NULL;
-	cs_buf_init(&b, 0);
-	cs_buf_init(&reply, CS_KEYD_MAX_FRAME * 16);
-	if ((r = transact(c, CS_KMSG_LIST_IDENTITIES, &b, &reply, NULL)) != 0)
-		goto out;
-	cs_reader_init(&rd, reply.data, reply.len);
+	cs_reader_init(&rd, reply->data, reply->len);
 	count = cs_read_u32(&rd);
 	if (count > 4096) {
 		r = CS_ERR_TOO_LARGE;
@@ -552,8 +582,6 @@ keyd_client_list_identities_cas(struct keyd_client *c, struct keyd_identity **re
 		*ret_cas = NULL;
 	}
 out:
-	cs_buf_clear(&b);
-	cs_buf_clear(&reply);
 	if (r != 0) {
 		keyd_identities_free(ids, n);
 		return r;
@@ -561,6 +589,121 @@ out:
 	*ret_ids = ids;
 	*ret_n = n;
 	return 0;
+}
+
+/* LIST_IDENTITIES now; *ret_gen is the token generation from before the question. */
+static int
+list_now(struct keyd_client *c, struct cs_buf *reply, unsigned long *ret_gen)
+{
+	struct cs_buf b;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	*ret_gen = c->token_gen;
+	pthread_mutex_unlock(&c->lock);
+	cs_buf_init(&b, 0);
+	r = transact(c, CS_KMSG_LIST_IDENTITIES, &b, reply, NULL);
+	cs_buf_clear(&b);
+	return r;
+}
+
+int
+keyd_client_list_identities_cas(struct keyd_client *c, struct keyd_identity **ret_ids,
+                                size_t *ret_n, STACK_OF(X509) **ret_cas)
+{
+	struct cs_buf reply;
+	unsigned long gen;
+	int r;
+
+	*ret_ids = NULL;
+	*ret_n = 0;
+	if (ret_cas != NULL)
+		*ret_cas = NULL;
+	cs_buf_init(&reply, CS_KEYD_MAX_FRAME * 16);
+	if ((r = list_now(c, &reply, &gen)) == 0)
+		r = parse_identities(&reply, ret_ids, ret_n, ret_cas);
+	cs_buf_clear(&reply);
+	return r;
+}
+
+/* The cache's watch: keyd's token and reader events, from keyd's start, until stopped. */
+static void *
+watcher_main(void *arg)
+{
+	struct keyd_client *c = arg;
+	struct keyd_op_context ctx;
+	struct cs_buf b;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cancel = &c->watcher_stop;
+	keyd_client_set_thread_context(&ctx);
+	cs_buf_init(&b, 0);
+	/* from_start: the events keyd saw before this request arrived count too. */
+	if (cs_buf_put_u8(&b, 1) == 0)
+		(void)transact(c, CS_KMSG_WATCH_TOKENS, &b, NULL, NULL);
+	cs_buf_clear(&b);
+	/* Ended (keyd gone, or stopping): without a watch nothing is served from the cache. */
+	pthread_mutex_lock(&c->lock);
+	c->watching = 0;
+	c->token_gen++;
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Whether the cached listing may answer now (caller holds c->lock). */
+static int
+listing_fresh(const struct keyd_client *c)
+{
+	struct timespec now;
+	long ms;
+
+	if (!c->listing_valid || !c->watching || c->dead || c->listing_gen != c->token_gen)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - c->listing_time.tv_sec) * 1000 +
+	     (now.tv_nsec - c->listing_time.tv_nsec) / 1000000;
+	return ms >= 0 && ms < KEYD_LISTING_TTL_MS;
+}
+
+int
+keyd_client_list_identities_cached(struct keyd_client *c, struct keyd_identity **ret_ids,
+                                   size_t *ret_n, STACK_OF(X509) **ret_cas)
+{
+	struct cs_buf reply;
+	unsigned long gen;
+	int r, cached = 0;
+
+	*ret_ids = NULL;
+	*ret_n = 0;
+	*ret_cas = NULL;
+	cs_buf_init(&reply, CS_KEYD_MAX_FRAME * 16);
+	pthread_mutex_lock(&c->lock);
+	/* The watch starts with the first listing; it is what makes a cached answer safe. */
+	if (!c->watcher_started && !c->dead) {
+		c->watching = 1;
+		if (pthread_create(&c->watcher, NULL, watcher_main, c) == 0)
+			c->watcher_started = 1;
+		else
+			c->watching = 0;
+	}
+	if (listing_fresh(c)) {
+		r = cs_buf_put(&reply, c->listing.data, c->listing.len);
+		cached = r == 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (cached)
+		r = parse_identities(&reply, ret_ids, ret_n, NULL);
+	else if ((r = list_now(c, &reply, &gen)) == 0 &&
+	         (r = parse_identities(&reply, ret_ids, ret_n, ret_cas)) == 0) {
+		pthread_mutex_lock(&c->lock);
+		cs_buf_reset(&c->listing);
+		c->listing_valid = cs_buf_put(&c->listing, reply.data, reply.len) == 0;
+		c->listing_gen = gen;
+		clock_gettime(CLOCK_MONOTONIC, &c->listing_time);
+		pthread_mutex_unlock(&c->lock);
+	}
+	cs_buf_clear(&reply);
+	return r;
 }
 
 /* The context block of this thread's requests (an empty one when none is set). */
@@ -738,7 +881,12 @@ import_request(struct keyd_client *c, const char *token_uri, const uint8_t *p12,
 		r = CS_ERR_TOO_LARGE;
 		goto out;
 	}
-	if ((r = transact_msg(c, CS_KMSG_IMPORT_P12, &b, &reply, NULL, ret_message)) != 0)
+	r = transact_msg(c, CS_KMSG_IMPORT_P12, &b, &reply, NULL, ret_message);
+	/* The token may hold new objects now (even after a failure part-way): list afresh. */
+	pthread_mutex_lock(&c->lock);
+	c->token_gen++;
+	pthread_mutex_unlock(&c->lock);
+	if (r != 0)
 		goto out;
 	cs_reader_init(&rd, reply.data, reply.len);
 	cs_read_str(&rd, CS_KEYD_MAX_STR, &res->key_uri);

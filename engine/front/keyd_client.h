@@ -127,6 +127,23 @@ int keyd_client_list_identities_cas(struct keyd_client *c, struct keyd_identity 
                                     size_t *ret_n, STACK_OF(X509) **ret_cas);
 
 /*
+ * The same from a cache when nothing may have changed: keyd walks every
+ * token's objects for a listing (on SoftHSM, re-reading every object file),
+ * and the front lists identities on every PROTECT and READ. The first call
+ * starts a WATCH_TOKENS stream of the client's own (from keyd's start); a
+ * cached answer is given only while that stream is open, no TOKEN_CHANGED or
+ * READER_CHANGED event and no PFX import came since the listing, and the
+ * listing is under 2 s old (what no event reports: objects another process
+ * writes while keyd runs). Token removal is seen by keyd's poll (every
+ * 500 ms), so a cached `present` may be late by that much: a key is only
+ * used after keyd_client_wait_token, which asks the token itself.
+ * *ret_cas is set only by a fresh listing (NULL from the cache: the CA
+ * certificates were handed out when it was made).
+ */
+int keyd_client_list_identities_cached(struct keyd_client *c, struct keyd_identity **ret_ids,
+                                       size_t *ret_n, STACK_OF(X509) **ret_cas);
+
+/*
  * Imports a PKCS#12 file onto the token token_uri names (keyd asks for the
  * token's PIN). *ret_key_uri and *ret_cert_uri are new strings.
  */

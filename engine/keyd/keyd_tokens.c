@@ -45,13 +45,21 @@ keyd_handle_watch_tokens(struct keyd *k, uint32_t id, struct cs_reader *rd,
 	struct tok_event e;
 	uint64_t seq;
 	char detail[192];
-	int kind, r;
+	int kind, r, from_start = 0;
 
+	/*
+	 * An optional u8: non-zero asks for every event since keyd started (those
+	 * still in the ring), not only those from now on. The front's identity
+	 * cache watches this way, so that no change between keyd's start and
+	 * this request's arrival can go unreported to it.
+	 */
+	if (rd->left > 0)
+		from_start = cs_read_u8(rd) != 0;
 	if ((r = cs_reader_finish(rd)) != 0) {
 		keyd_send_error(k, id, r);
 		return;
 	}
-	seq = tok_watch_last_seq(k->watch);
+	seq = from_start ? 0 : tok_watch_last_seq(k->watch);
 	for (;;) {
 		r = tok_watch_next(k->watch, seq, 60 * 1000, cancel, &e);
 		if (r == CS_ERR_TIMEOUT)

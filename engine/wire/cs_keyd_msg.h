@@ -29,7 +29,8 @@
  *            token), bytes pkcs12, str password ("" = keyd asks through pinentry), str label
  *            ->  OK: str key_uri, str cert_uri, str token_label, str subject, u32 chain,
  *                u32 chain_written; ERROR's message says what went wrong for the user
- *   WATCH_TOKENS  (empty)   ->  EVENT TOKEN_CHANGED frames (detail: "present LABEL" or
+ *   WATCH_TOKENS  (empty, or u8 from_start: 1 = also the events since keyd started)
+ *                           ->  EVENT TOKEN_CHANGED frames (detail: "present LABEL" or
  *                               "absent LABEL") and READER_CHANGED frames (PC/SC readers
  *                               and cards: "card-inserted NAME"...) until CANCEL; then OK
  *   WAIT_TOKEN  str key_uri, u32 timeout_seconds  ->  EVENT INSERT_TOKEN (detail: label)
