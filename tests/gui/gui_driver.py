@@ -190,6 +190,12 @@ def as_person(who, *args, stdin=None):
                           capture_output=True)
 
 
+def said(proc):
+    """What a failed CLI call said, for an assertion's message."""
+    err = proc.stderr.decode(errors="replace").strip()
+    return f"exit {proc.returncode}: {err}" if err else f"exit {proc.returncode}"
+
+
 class Skip(Exception):
     """A test that cannot run here (said in the TAP line)."""
 
@@ -260,7 +266,7 @@ def _details_install():
     if HARVEST_OFF:
         before = as_person("bob", "protect", "--encrypt", stdin=(
             b"From: bob@example.org\nTo: alice@example.org\nSubject: x\n\nx\n"))
-        assert before.returncode == 4, f"bob could already encrypt to alice (exit {before.returncode})"
+        assert before.returncode == 4, f"bob could already encrypt to alice ({said(before)})"
     assert "installed" not in alice_sources(), "alice's certificate was installed already"
     bob = Shell("bob")
     # Open the message from the list, as a person would.
@@ -281,7 +287,7 @@ def _details_install():
     assert "installed" in alice_sources(), f"the store says {alice_sources()}"
     after = as_person("bob", "protect", "--encrypt", stdin=(
         b"From: bob@example.org\nTo: alice@example.org\nSubject: x\n\nx\n"))
-    assert after.returncode == 0, f"bob still cannot encrypt to alice (exit {after.returncode})"
+    assert after.returncode == 0, f"bob still cannot encrypt to alice ({said(after)})"
 
 
 @test("reader: while the card is out it says insert your smartcard, and finishes once it is back")
