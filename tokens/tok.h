@@ -116,6 +116,14 @@ int tok_list_tokens(struct tok_ctx *ctx, struct tok_token_info **ret_list, size_
  */
 int tok_list_identities(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *ret_n);
 
+/*
+ * The same; *ret_partial is set to 1 when a present token was busy and had
+ * never been listed while free, so that its identities are missing (a busy
+ * token's identities are otherwise those it held when last free).
+ */
+int tok_list_identities_partial(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *ret_n,
+                                int *ret_partial);
+
 /* A certificate found on a token. */
 struct tok_cert {
 	uint8_t *der;
@@ -129,6 +137,13 @@ void tok_certs_free(struct tok_cert *certs, size_t n);
  * the CA certificates cards carry, which complete signers' chains.
  */
 int tok_list_ca_certs(struct tok_ctx *ctx, struct tok_cert **ret_certs, size_t *ret_n);
+
+/*
+ * The same; a busy token's CA certificates are those it held when last free,
+ * and *ret_partial is set to 1 when a busy token had never been listed free.
+ */
+int tok_list_ca_certs_partial(struct tok_ctx *ctx, struct tok_cert **ret_certs, size_t *ret_n,
+                              int *ret_partial);
 
 /*
  * Finds the identity a key URI names (token by label/serial/model/manufacturer,

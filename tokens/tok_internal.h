@@ -49,14 +49,21 @@ struct tok_token {
 	char serial[17];
 	struct tok_keycache keys;       /* guarded by lock */
 	/*
-	 * The identities found the last time the token was free, for listings
-	 * while it is busy (a PIN dialog may hold its lock for minutes).
-	 * Guarded by cache_lock, never by lock.
+	 * The identities and the CA certificates found the last time the token
+	 * was free, for listings while it is busy (a PIN dialog may hold its lock
+	 * for minutes; another thread's peek at the session for a moment). The
+	 * _valid flags say a listing was made at all: before one, a busy token's
+	 * listing is partial, and says so. Guarded by cache_lock, never by lock.
 	 */
 	pthread_mutex_t cache_lock;
 	struct tok_identity *cached;
 	size_t n_cached;
 	char cached_serial[17];
+	int cached_valid;
+	struct tok_cert *cached_cas;
+	size_t n_cached_cas;
+	char cached_cas_serial[17];
+	int cached_cas_valid;
 };
 
 struct tok_ctx {

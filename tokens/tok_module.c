@@ -186,6 +186,7 @@ tok_ctx_free(struct tok_ctx *ctx)
 	for (i = 0; i < ctx->n_tokens; i++) {
 		tok_keycache_clear(ctx->tokens[i]);
 		tok_identities_free(ctx->tokens[i]->cached, ctx->tokens[i]->n_cached);
+		tok_certs_free(ctx->tokens[i]->cached_cas, ctx->tokens[i]->n_cached_cas);
 		pthread_mutex_destroy(&ctx->tokens[i]->cache_lock);
 		pthread_mutex_destroy(&ctx->tokens[i]->lock);
 		free(ctx->tokens[i]);

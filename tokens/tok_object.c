@@ -365,11 +365,21 @@ cache_identities(struct tok_token *t, const struct tok_token_info *info,
 	t->cached = copy;
 	t->n_cached = n;
 	snprintf(t->cached_serial, sizeof(t->cached_serial), "%s", info->serial);
+	t->cached_valid = 1;
 	pthread_mutex_unlock(&t->cache_lock);
 }
 
 int
 tok_list_identities(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *ret_n)
+{
+	int partial = 0;
+
+	return tok_list_identities_partial(ctx, ret_ids, ret_n, &partial);
+}
+
+int
+tok_list_identities_partial(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *ret_n,
+                            int *ret_partial)
 {
 	struct tok_identity *ids = NULL;
 	struct tok_token_info info;
@@ -389,8 +399,10 @@ tok_list_identities(struct tok_ctx *ctx, struct tok_identity **ret_ids, size_t *
 		if (pthread_mutex_trylock(&t->lock) != 0) {
 			/* Busy (perhaps in a PIN dialog): what it held when last free. */
 			pthread_mutex_lock(&t->cache_lock);
-			if (strcmp(t->cached_serial, info.serial) == 0)
+			if (t->cached_valid && strcmp(t->cached_serial, info.serial) == 0)
 				r = append_copies(t->cached, 0, t->n_cached, &ids, &n);
+			else
+				*ret_partial = 1;       /* never listed free: its identities are unknown */
 			pthread_mutex_unlock(&t->cache_lock);
 			continue;
 		}
@@ -529,13 +541,65 @@ token_ca_certs(struct tok_token *t, struct tok_cert **certs, size_t *n)
 	return 0;
 }
 
+/* Appends copies of certs[from..to) to *out. */
+static int
+append_cert_copies(const struct tok_cert *certs, size_t from, size_t to, struct tok_cert **out,
+                   size_t *n_out)
+{
+	struct tok_cert *grown;
+	size_t i;
+
+	if (to <= from)
+		return 0;
+	if ((grown = realloc(*out, (*n_out + (to - from)) * sizeof(*grown))) == NULL)
+		return CS_ERR_NOMEM;
+	*out = grown;
+	for (i = from; i < to; i++) {
+		if ((grown[*n_out].der = malloc(certs[i].len > 0 ? certs[i].len : 1)) == NULL)
+			return CS_ERR_NOMEM;
+		memcpy(grown[*n_out].der, certs[i].der, certs[i].len);
+		grown[(*n_out)++].len = certs[i].len;
+	}
+	return 0;
+}
+
+/* Remembers the CA certificates a free token held, for listings while it is busy. */
+static void
+cache_ca_certs(struct tok_token *t, const struct tok_token_info *info, const struct tok_cert *certs,
+               size_t from, size_t to)
+{
+	struct tok_cert *copy = NULL;
+	size_t n = 0;
+
+	if (append_cert_copies(certs, from, to, &copy, &n) != 0) {
+		tok_certs_free(copy, n);
+		return;
+	}
+	pthread_mutex_lock(&t->cache_lock);
+	tok_certs_free(t->cached_cas, t->n_cached_cas);
+	t->cached_cas = copy;
+	t->n_cached_cas = n;
+	snprintf(t->cached_cas_serial, sizeof(t->cached_cas_serial), "%s", info->serial);
+	t->cached_cas_valid = 1;
+	pthread_mutex_unlock(&t->cache_lock);
+}
+
 int
 tok_list_ca_certs(struct tok_ctx *ctx, struct tok_cert **ret_certs, size_t *ret_n)
+{
+	int partial = 0;
+
+	return tok_list_ca_certs_partial(ctx, ret_certs, ret_n, &partial);
+}
+
+int
+tok_list_ca_certs_partial(struct tok_ctx *ctx, struct tok_cert **ret_certs, size_t *ret_n,
+                          int *ret_partial)
 {
 	struct tok_cert *certs = NULL;
 	struct tok_token_info info;
 	struct tok_token **tokens;
-	size_t n = 0, i, n_tokens;
+	size_t n = 0, i, n_tokens, before;
 	int r = 0;
 
 	*ret_certs = NULL;
@@ -547,14 +611,29 @@ tok_list_ca_certs(struct tok_ctx *ctx, struct tok_cert **ret_certs, size_t *ret_
 
 		if (tok_token_read_info(t, &info) != 0 || !info.present)
 			continue;
-		/* A busy token's CA certificates are skipped: they only complete chains. */
-		if (pthread_mutex_trylock(&t->lock) != 0)
+		/*
+		 * Busy: what it held when last free, as for identities. Skipping them
+		 * left the front without the card's intermediate CA whenever another
+		 * thread held the token for a moment, and then its own certificates
+		 * did not chain (NO_KEY).
+		 */
+		if (pthread_mutex_trylock(&t->lock) != 0) {
+			pthread_mutex_lock(&t->cache_lock);
+			if (t->cached_cas_valid && strcmp(t->cached_cas_serial, info.serial) == 0)
+				r = append_cert_copies(t->cached_cas, 0, t->n_cached_cas, &certs, &n);
+			else
+				*ret_partial = 1;
+			pthread_mutex_unlock(&t->cache_lock);
 			continue;
+		}
+		before = n;
 		if (tok_token_session(t) == 0) {
 			r = token_ca_certs(t, &certs, &n);
 			if (r == CS_ERR_TOKEN_REMOVED || r == CS_ERR_NO_TOKEN) {
 				tok_token_drop_session(t);
 				r = 0;
+			} else if (r == 0) {
+				cache_ca_certs(t, &info, certs, before, n);
 			}
 		}
 		pthread_mutex_unlock(&t->lock);

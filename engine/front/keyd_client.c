@@ -534,12 +534,12 @@ keyd_client_list_identities(struct keyd_client *c, struct keyd_identity **ret_id
 /* Reads a LIST_IDENTITIES reply; ret_cas as for keyd_client_list_identities_cas. */
 static int
 parse_identities(const struct cs_buf *reply, struct keyd_identity **ret_ids, size_t *ret_n,
-                 STACK_OF(X509) **ret_cas)
+                 STACK_OF(X509) **ret_cas, uint32_t *ret_flags)
 {
 	struct keyd_identity *ids = NULL;
 	struct cs_reader rd;
 	size_t n = 0;
-	uint32_t count;
+	uint32_t count, flags = 0;
 	int r;
 
 	*ret_ids = NULL;
@@ -575,8 +575,12 @@ parse_identities(const struct cs_buf *reply, struct keyd_identity **ret_ids, siz
 				X509_free(x);
 		}
 	}
-	if (r == 0)
+	if (r == 0) {
+		flags = cs_read_u32(&rd);
 		r = cs_reader_finish(&rd);
+	}
+	if (r == 0 && ret_flags != NULL)
+		*ret_flags = flags;
 	if (r != 0 && ret_cas != NULL) {
 		sk_X509_pop_free(*ret_cas, X509_free);
 		*ret_cas = NULL;
@@ -621,7 +625,7 @@ keyd_client_list_identities_cas(struct keyd_client *c, struct keyd_identity **re
 		*ret_cas = NULL;
 	cs_buf_init(&reply, CS_KEYD_MAX_FRAME * 16);
 	if ((r = list_now(c, &reply, &gen)) == 0)
-		r = parse_identities(&reply, ret_ids, ret_n, ret_cas);
+		r = parse_identities(&reply, ret_ids, ret_n, ret_cas, NULL);
 	cs_buf_clear(&reply);
 	return r;
 }
@@ -671,6 +675,7 @@ keyd_client_list_identities_cached(struct keyd_client *c, struct keyd_identity *
 {
 	struct cs_buf reply;
 	unsigned long gen;
+	uint32_t flags = 0;
 	int r, cached = 0;
 
 	*ret_ids = NULL;
@@ -692,9 +697,17 @@ keyd_client_list_identities_cached(struct keyd_client *c, struct keyd_identity *
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (cached)
-		r = parse_identities(&reply, ret_ids, ret_n, NULL);
+		r = parse_identities(&reply, ret_ids, ret_n, NULL, NULL);
 	else if ((r = list_now(c, &reply, &gen)) == 0 &&
-	         (r = parse_identities(&reply, ret_ids, ret_n, ret_cas)) == 0) {
+	         (r = parse_identities(&reply, ret_ids, ret_n, ret_cas, &flags)) == 0 &&
+	         !(flags & CS_KLIST_PARTIAL)) {
+		/*
+		 * Only a complete answer is kept: a partial one (a busy token keyd had
+		 * never listed) lacks that token's identities and CA certificates, and
+		 * serving it for the TTL made the user's own certificates vanish or
+		 * stop chaining. A partial answer is returned as it is, and the next
+		 * question asks keyd again.
+		 */
 		pthread_mutex_lock(&c->lock);
 		cs_buf_reset(&c->listing);
 		c->listing_valid = cs_buf_put(&c->listing, reply.data, reply.len) == 0;

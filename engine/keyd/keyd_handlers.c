@@ -81,21 +81,25 @@ handle_list_identities(struct keyd *k, uint32_t id, struct cs_reader *rd)
 	struct tok_cert *cas = NULL;
 	struct cs_buf b;
 	size_t n = 0, n_cas = 0, i;
-	int r;
+	int r, partial = 0;
 
 	cs_buf_init(&b, CS_KEYD_MAX_FRAME * 16);
-	if ((r = cs_reader_finish(rd)) != 0 || (r = tok_list_identities(k->tokens, &ids, &n)) != 0)
+	if ((r = cs_reader_finish(rd)) != 0 ||
+	    (r = tok_list_identities_partial(k->tokens, &ids, &n, &partial)) != 0)
 		goto out;
 	r = cs_buf_put_u32(&b, (uint32_t)n);
 	for (i = 0; i < n && r == 0; i++)
 		r = put_identity(&b, &ids[i]);
 	/* Then the CA certificates the cards carry: the front completes chains with them. */
 	if (r == 0)
-		r = tok_list_ca_certs(k->tokens, &cas, &n_cas);
+		r = tok_list_ca_certs_partial(k->tokens, &cas, &n_cas, &partial);
 	if (r == 0)
 		r = cs_buf_put_u32(&b, (uint32_t)n_cas);
 	for (i = 0; i < n_cas && r == 0; i++)
 		r = cs_buf_put_bytes(&b, cas[i].der, cas[i].len);
+	/* Whether a busy token's contents are missing: the front must not cache such an answer. */
+	if (r == 0)
+		r = cs_buf_put_u32(&b, partial ? CS_KLIST_PARTIAL : 0);
 out:
 	if (r == 0)
 		r = keyd_send(k, CS_KMSG_OK, id, &b);

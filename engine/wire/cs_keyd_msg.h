@@ -12,7 +12,8 @@
  *   context   = u32 client_id, str display, str wayland_display, str xauthority,
  *               str dbus_address, str term, str ttyname, str lc_ctype,
  *               str summary
- *   LIST_IDENTITIES  ->  OK: u32 n, n x identity, u32 m, m x bytes ca_cert_der
+ *   LIST_IDENTITIES  ->  OK: u32 n, n x identity, u32 m, m x bytes ca_cert_der,
+ *                            u32 list_flags (CS_KLIST_*)
  *       identity = str key_uri, str cert_uri, bytes cert_der, str label,
  *                  str token_label, str token_serial, u8 key_type (1 RSA, 2 EC),
  *                  u8 flags (1 always-authenticate, 2 local, 4 sign, 8 decrypt, 16 derive),
@@ -57,6 +58,13 @@ enum cs_keyd_msg {
 	CS_KMSG_WAIT_TOKEN = 0x57,
 	CS_KMSG_CANCEL = 0x58,
 };
+
+/*
+ * LIST_IDENTITIES list_flags. PARTIAL: a present token was busy and had never
+ * been listed while free, so its identities or CA certificates are missing;
+ * the answer is true for now but must not be kept as the token's contents.
+ */
+#define CS_KLIST_PARTIAL 0x1u
 
 /* Digests on the wire (our numbers, not OpenSSL's NIDs). */
 enum cs_wire_md {
