@@ -58,10 +58,31 @@ seen_before(const unsigned char md[32])
 	return found;
 }
 
-static int
-seen_identity(const char *key_uri, const uint8_t *der, size_t len)
+/*
+ * Takes a digest back out after its write failed, so that the next listing
+ * tries again: otherwise a CA certificate whose import failed once (a busy
+ * store) stayed out of the store for the engine's life, and the card's own
+ * certificates did not chain.
+ */
+static void
+seen_forget(const unsigned char md[32])
 {
-	unsigned char md[32];
+	size_t i;
+
+	pthread_mutex_lock(&seen.lock);
+	for (i = 0; i < seen.n; i++) {
+		if (memcmp(seen.md[i], md, 32) == 0) {
+			memcpy(seen.md[i], seen.md[--seen.n], 32);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&seen.lock);
+}
+
+/* Like seen_before, for an identity (its URI and certificate); md is its digest. */
+static int
+seen_identity(const char *key_uri, const uint8_t *der, size_t len, unsigned char md[32])
+{
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
 	         EVP_DigestUpdate(c, key_uri, strlen(key_uri) + 1) == 1 &&
@@ -177,21 +198,23 @@ front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_
 		    md_len != 32 || seen_before(md))
 			continue;
 		len = i2d_X509(sk_X509_value(cas, i), &der);
-		if (len > 0)
-			(void)cs_store_import(d->store, der, (size_t)len, &added, &count);
+		if (len <= 0 || cs_store_import(d->store, der, (size_t)len, &added, &count) != 0)
+			seen_forget(md);
 		OPENSSL_free(der);
 	}
 	for (i = 0; i < n_live; i++) {
 		const unsigned char *p = live[i].cert_der;
+		unsigned char md[32] = { 0 };
 		X509 *x;
 
-		if (seen_identity(live[i].key_uri, live[i].cert_der, live[i].cert_len))
+		if (seen_identity(live[i].key_uri, live[i].cert_der, live[i].cert_len, md))
 			continue;
 		x = d2i_X509(NULL, &p, (long)live[i].cert_len);
 
-		if (x != NULL)
-			(void)cs_store_remember_identity(d->store, live[i].key_uri, live[i].token_label,
-			                                 live[i].token_serial, x);
+		if (x == NULL || cs_store_remember_identity(d->store, live[i].key_uri,
+		                                            live[i].token_label, live[i].token_serial,
+		                                            x) != 0)
+			seen_forget(md);
 		X509_free(x);
 	}
 	if ((r = kept_identities(d, &kept, &n_kept)) != 0)
