@@ -557,6 +557,51 @@ test_cancel_open_dialog(void)
 	keyd_client_free(job.client);
 }
 
+/*
+ * A listing while a card sits in a PIN dialog, before its CA certificates
+ * were ever listed, lacks them: keyd marks it partial, and the front's cache
+ * must not keep it. Kept (as it was), the next listing within the cache's
+ * 2 s came from it, without the card's intermediate CA, and the card's own
+ * certificates did not chain (the gui suite's flaky NO_KEY).
+ */
+static void
+test_busy_listing_not_cached(void)
+{
+	struct sign_job job = { 0 };
+	struct keyd_identity *ids = NULL;
+	STACK_OF(X509) *cas = NULL;
+	size_t n = 0, n_busy;
+	pthread_t th;
+	int r;
+
+	pthread_mutex_init(&job.log.lock, NULL);
+	job.result = 1;
+	CHECK(start_keyd("pinentry-busy", "FAKE_PINENTRY_ACTION=hang", 0, &job.client) == 0,
+	      "a fresh keyd whose PIN dialog never answers");
+	/* Its first request signs: keyd finds the key (listing identities), never the CA certificates. */
+	pthread_create(&th, NULL, sign_job_main, &job);
+	CHECK(wait_for_dialog(&job), "bob-card's PIN dialog is open");
+	r = keyd_client_list_identities_cached(job.client, &ids, &n, &cas);
+	CHECK(r == 0 && n > 0, "listed while busy (%zu identities)", n);
+	n_busy = n;
+	keyd_identities_free(ids, n);
+	sk_X509_pop_free(cas, X509_free);
+	cas = NULL;
+	job.cancel = 1;
+	pthread_join(th, NULL);
+	r = keyd_client_list_identities_cached(job.client, &ids, &n, &cas);
+	/*
+	 * Each of the 3 cards carries the intermediate and the root: 6, bob-card's
+	 * among them (and its identities, when the busy listing lacked them too).
+	 */
+	CHECK(r == 0 && n >= n_busy && cas != NULL && sk_X509_num(cas) == 6,
+	      "once free, the next listing asks keyd: every card's CA certificates (%zu, %d)", n,
+	      cas != NULL ? sk_X509_num(cas) : 0);
+	keyd_identities_free(ids, n);
+	sk_X509_pop_free(cas, X509_free);
+	keyd_client_free(job.client);
+}
+
 /* The front goes away while a PIN dialog is open: keyd closes it and exits. */
 static void
 test_front_vanishes(void)
@@ -749,6 +794,7 @@ main(int argc, char **argv)
 	test_insert_token(&ctx);
 	test_cancel_before_dialog(&ctx);
 	test_cancel_open_dialog();
+	test_busy_listing_not_cached();
 	test_front_vanishes();
 	test_confirm_signatures();
 
