@@ -401,8 +401,8 @@ tok_list_identities_partial(struct tok_ctx *ctx, struct tok_identity **ret_ids, 
 			pthread_mutex_lock(&t->cache_lock);
 			if (t->cached_valid && strcmp(t->cached_serial, info.serial) == 0)
 				r = append_copies(t->cached, 0, t->n_cached, &ids, &n);
-			else
-				*ret_partial = 1;       /* never listed free: its identities are unknown */
+			else /* never listed free: its identities are unknown */
+				*ret_partial = 1;
 			pthread_mutex_unlock(&t->cache_lock);
 			continue;
 		}
@@ -620,7 +620,8 @@ tok_list_ca_certs_partial(struct tok_ctx *ctx, struct tok_cert **ret_certs, size
 		if (pthread_mutex_trylock(&t->lock) != 0) {
 			pthread_mutex_lock(&t->cache_lock);
 			if (t->cached_cas_valid && strcmp(t->cached_cas_serial, info.serial) == 0)
-				r = append_cert_copies(t->cached_cas, 0, t->n_cached_cas, &certs, &n);
+				r = append_cert_copies(t->cached_cas, 0, t->n_cached_cas, &certs,
+				                       &n);
 			else
 				*ret_partial = 1;
 			pthread_mutex_unlock(&t->cache_lock);

@@ -204,16 +204,16 @@ front_identities(struct daemon *d, struct front_identity **ret_ids, size_t *ret_
 	}
 	for (i = 0; i < n_live; i++) {
 		const unsigned char *p = live[i].cert_der;
-		unsigned char md[32] = { 0 };
+		unsigned char md[32] = {0};
 		X509 *x;
 
 		if (seen_identity(live[i].key_uri, live[i].cert_der, live[i].cert_len, md))
 			continue;
 		x = d2i_X509(NULL, &p, (long)live[i].cert_len);
 
-		if (x == NULL || cs_store_remember_identity(d->store, live[i].key_uri,
-		                                            live[i].token_label, live[i].token_serial,
-		                                            x) != 0)
+		if (x == NULL ||
+		    cs_store_remember_identity(d->store, live[i].key_uri, live[i].token_label,
+		                               live[i].token_serial, x) != 0)
 			seen_forget(md);
 		X509_free(x);
 	}

@@ -567,7 +567,7 @@ test_cancel_open_dialog(void)
 static void
 test_busy_listing_not_cached(void)
 {
-	struct sign_job job = { 0 };
+	struct sign_job job = {0};
 	struct keyd_identity *ids = NULL;
 	STACK_OF(X509) *cas = NULL;
 	size_t n = 0, n_busy;
@@ -578,7 +578,8 @@ test_busy_listing_not_cached(void)
 	job.result = 1;
 	CHECK(start_keyd("pinentry-busy", "FAKE_PINENTRY_ACTION=hang", 0, &job.client) == 0,
 	      "a fresh keyd whose PIN dialog never answers");
-	/* Its first request signs: keyd finds the key (listing identities), never the CA certificates. */
+	/* Its first request signs: keyd finds the key (listing identities), never the CA
+	 * certificates. */
 	pthread_create(&th, NULL, sign_job_main, &job);
 	CHECK(wait_for_dialog(&job), "bob-card's PIN dialog is open");
 	r = keyd_client_list_identities_cached(job.client, &ids, &n, &cas);

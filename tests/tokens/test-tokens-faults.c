@@ -252,11 +252,12 @@ test_dialog_blocks_only_its_token(struct tok_ctx *ctx)
 	CHECK(r == 0, "while bob-card's PIN dialog is open, carol-card signs (%s)", cs_strerror(r));
 	r = tok_rescan(ctx);
 	CHECK(r == 0, "and the slot list can be rescanned");
-	/* Each card carries the intermediate and the root; bob-card's CA certificates were never listed. */
+	/* Each card carries the intermediate and the root; bob-card's CA certificates were never
+	 * listed. */
 	r = tok_list_ca_certs_partial(ctx, &cas, &n_cas, &partial);
 	CHECK(r == 0 && n_cas == 4 && partial == 1,
-	      "a busy card never listed: the others' CA certificates, marked partial (%zu, %d)", n_cas,
-	      partial);
+	      "a busy card never listed: the others' CA certificates, marked partial (%zu, %d)",
+	      n_cas, partial);
 	tok_certs_free(cas, n_cas);
 	close_bob_dialog(&pin, th);
 	CHECK_EQ_INT(job.result, 0, "bob-card's signature completes once the PIN is given");
@@ -265,7 +266,8 @@ test_dialog_blocks_only_its_token(struct tok_ctx *ctx)
 	tok_identities_free(ids, n);
 	partial = 0;
 	r = tok_list_ca_certs_partial(ctx, &cas, &n_cas, &partial);
-	CHECK(r == 0 && n_cas == 6 && partial == 0, "every card's CA certificates listed while free");
+	CHECK(r == 0 && n_cas == 6 && partial == 0,
+	      "every card's CA certificates listed while free");
 	tok_certs_free(cas, n_cas);
 
 	/*
@@ -276,11 +278,12 @@ test_dialog_blocks_only_its_token(struct tok_ctx *ctx)
 	open_bob_dialog(ctx, &pin, &job, &th);
 	r = tok_list_ca_certs_partial(ctx, &cas, &n_cas, &partial);
 	CHECK(r == 0 && n_cas == 6 && partial == 0,
-	      "a busy card listed before: its CA certificates as when free, complete (%zu, %d)", n_cas,
-	      partial);
+	      "a busy card listed before: its CA certificates as when free, complete (%zu, %d)",
+	      n_cas, partial);
 	tok_certs_free(cas, n_cas);
 	r = tok_list_identities_partial(ctx, &ids, &n, &partial);
-	CHECK(r == 0 && n == 8 && partial == 0, "and its identities, complete (%zu, %d)", n, partial);
+	CHECK(r == 0 && n == 8 && partial == 0, "and its identities, complete (%zu, %d)", n,
+	      partial);
 	tok_identities_free(ids, n);
 	close_bob_dialog(&pin, th);
 	CHECK_EQ_INT(job.result, 0, "the second signature completes too");
