@@ -198,7 +198,8 @@ rc=$?
 check "a changed message: refused (exit $rc), the error names the verdict and reason" \
 	test $rc -ne 0 -a $rc -ne 2 && grep -q "signature is not valid" "$work/i3.err" && grep -q "bad-signature" "$work/i3.err"
 as dave certs import --from-message "$work/msg.eml" > /dev/null 2> "$work/i4.err"
-check "an unsigned message: refused, 'not signed'" test $? -ne 0 && grep -q "not signed" "$work/i4.err"
+check "an unsigned message: refused, 'not signed'" test $? -ne 0
+check "... its message says so" grep -q "not signed" "$work/i4.err"
 "$mkmsg" --key "$work/neg-unknown-issuer.key.pem" --cert "$CS_PKI/neg-unknown-issuer.cert.pem" \
 	--from unknown@example.org --to carol@example.org "$work/rogue.eml"
 as dave certs import --from-message "$work/rogue.eml" > /dev/null 2> "$work/i5.err"
@@ -230,7 +231,8 @@ own_fp=$(py "$work/l7.json" '[c["fingerprint"] for c in d["certs"] if c["own"]][
 as dave -q certs export "$own_fp" "$work/own.pem"
 same "one's own certificate can be exported too" "$?:$(fp "$work/own.pem" 2>/dev/null)" "0:$own_fp"
 as dave certs remove "$own_fp" 2> "$work/rm-own.err"
-check "removing one's own identity is refused, and says why" test $? -ne 0 && grep -q "own identities" "$work/rm-own.err"
+check "removing one's own identity is refused, and says why" test $? -ne 0
+check "... its message says so" grep -q "own identities" "$work/rm-own.err"
 as dave -q certs remove --json "$i_fp" > "$work/rm.json"
 same "remove bob's certificate" "$?:$(py "$work/rm.json" 'd["removed"]')" "0:$i_fp"
 as dave -q certs list --json bob@example.org > "$work/l8.json"
@@ -241,7 +243,8 @@ as dave certs remove "$i_fp" 2> /dev/null
 same "removing it again: not found (exit 6)" "$?" 6
 for sub in list search import export remove; do
 	as dave certs $sub --help > "$work/help.txt"
-	check "certs $sub --help: exit 0, a usage line" test $? -eq 0 && grep -q "Usage: cardseal certs $sub" "$work/help.txt"
+	check "certs $sub --help: exit 0, a usage line" test $? -eq 0
+	check "... with a usage line" grep -q "Usage: cardseal certs $sub" "$work/help.txt"
 done
 as dave certs frobnicate > /dev/null 2>&1
 same "an unknown certs command: usage (exit 2)" "$?" 2

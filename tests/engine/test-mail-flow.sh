@@ -167,9 +167,11 @@ check "data decrypt on bob's card: exit 0" test $? -eq 0
 check "... gives the original, byte for byte" cmp -s "$work/data.bob" "$work/data.txt"
 head -c 300 /dev/urandom > "$work/garbage.der"
 as bob data decrypt "$work/garbage.der" "$work/garbage.out" 2> "$work/garbage.err"
-check "data decrypt of garbage: the one decryption error, nothing written" test $? -eq 1 -a ! -e "$work/garbage.out" && grep -q 'decryption failed' "$work/garbage.err"
+check "data decrypt of garbage: the one decryption error, nothing written" test $? -eq 1 -a ! -e "$work/garbage.out"
+check "... its message says so" grep -q 'decryption failed' "$work/garbage.err"
 as alice data encrypt --to nobody@example.org "$work/data.txt" "$work/none.enc" 2> "$work/none.err"
-check "data encrypt to an unknown address: exit 4, named" test $? -eq 4 && grep -q nobody@example.org "$work/none.err"
+check "data encrypt to an unknown address: exit 4, named" test $? -eq 4
+check "... its message says so" grep -q nobody@example.org "$work/none.err"
 
 # 13. Three clients find no engine at once: one engine starts, all three are served.
 person dora carol

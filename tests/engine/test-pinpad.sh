@@ -104,7 +104,8 @@ openssl cms -encrypt -aes-256-gcm -in "$work/msg.eml" -out "$work/enc.eml" \
 	"$CS_PKI/bob-rsa.cert.pem" 2>/dev/null
 as bobread read "$work/enc.eml" "$work/enc.out" 2> "$work/read.err"
 rc=$?
-check "PIN pad: bob decrypts (exit $rc)" test $rc -eq 0 && grep -q 'not the computer' "$work/enc.out"
+check "PIN pad: bob decrypts (exit $rc)" test $rc -eq 0
+check "... to the original text" grep -q 'not the computer' "$work/enc.out"
 check "with a keypad message for a decryption, and no GETPIN" \
 	bash -c "grep -q 'SETDESC Decrypt using the token' '$work/bobread/pinentry.log' && ! grep -q GETPIN '$work/bobread/pinentry.log'"
 
@@ -151,7 +152,8 @@ pad boblocked hang
 "$faultctl" "$work/boblocked/control" flags bob-card protected-auth locked
 as boblocked protect --sign "$work/msg.eml" "$work/locked.eml" 2> "$work/locked.err"
 rc=$?
-check "locked: exit 6 (no usable key), got $rc" test $rc -eq 6 && grep -q 'PIN locked' "$work/locked.err"
+check "locked: exit 6 (no usable key), got $rc" test $rc -eq 6
+check "... its message says so" grep -q 'PIN locked' "$work/locked.err"
 check "and no dialog was started" test ! -s "$work/boblocked/pinentry.log"
 
 echo "1..$n"
