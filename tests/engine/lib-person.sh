@@ -41,3 +41,35 @@ as() {
 		FAULTP11_CONTROL=$work/$who/control FAULTP11_PAD_PIN=$CS_USER_PIN \
 		"$cardseal" "$@"
 }
+
+# Engines a test starts itself (with CARDSEALD=/bin/false, so that no client
+# starts one of its own) and stops by process id. Needs $cardseald.
+# engine_stop WHO: stops WHO's engine, if one runs.
+engine_stop() {
+	local pidfile=$work/$1/engine.pid
+	[ -f "$pidfile" ] || return 0
+	kill "$(cat "$pidfile")" 2>/dev/null
+	wait "$(cat "$pidfile")" 2>/dev/null
+	rm -f "$pidfile"
+}
+
+# engine_start WHO [cardseald options]: WHO's engine on the socket their CLI uses;
+# returns once it listens, 1 if it exits or does not listen within 10 s.
+engine_start() {
+	local who=$1 i sock
+	shift
+	engine_stop "$who"
+	sock=$work/$who/runtime/cardseal/socket
+	mkdir -p "$work/$who/runtime/cardseal" && chmod 700 "$work/$who/runtime/cardseal"
+	SOFTHSM2_CONF=$work/$who/softhsm2.conf XDG_CONFIG_HOME=$work/$who/config \
+		XDG_RUNTIME_DIR=$work/$who/runtime XDG_DATA_HOME=$work/$who/data \
+		"$cardseald" --foreground --config "$work/$who/config/cardseal/cardseald.conf" \
+		--socket "$sock" "$@" 2>>"$work/$who/engine.log" &
+	echo $! > "$work/$who/engine.pid"
+	for i in $(seq 100); do
+		[ -S "$sock" ] && return 0
+		kill -0 "$(cat "$work/$who/engine.pid")" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}

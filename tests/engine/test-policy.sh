@@ -31,16 +31,9 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; f
 # The engines are started here and stopped by their process ids; a client
 # must never start one of its own (CARDSEALD names a program that fails).
 export CARDSEALD=/bin/false
-stop_engine() {
-	local pidfile=$work/$1/engine.pid
-	[ -f "$pidfile" ] || return 0
-	kill "$(cat "$pidfile")" 2>/dev/null
-	wait "$(cat "$pidfile")" 2>/dev/null
-	rm -f "$pidfile"
-}
 cleanup() {
 	local who
-	for who in alice bob carol; do stop_engine "$who"; done
+	for who in alice bob carol; do engine_stop "$who"; done
 	[ -n "${CS_KEEP_TEST_DIRS:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -58,21 +51,9 @@ engine_cmd() {
 		exec "$cardseald" --foreground --config "$work/$who/config/cardseal/cardseald.conf" \
 		--socket "$work/$who/runtime/cardseal/socket" "$@"
 }
-# start_engine WHO POLICY-FILE|"": WHO's engine (restarted) under that policy.
-start_engine() {
-	local who=$1 policy=$2 i sock=$work/$1/runtime/cardseal/socket
-	stop_engine "$who"
-	mkdir -p "$work/$who/runtime/cardseal" && chmod 700 "$work/$who/runtime/cardseal"
-	engine_cmd "$who" ${policy:+--policy "$policy"} 2>>"$work/$who/engine.log" &
-	echo $! > "$work/$who/engine.pid"
-	for i in $(seq 100); do
-		[ -S "$sock" ] && return 0
-		kill -0 "$(cat "$work/$who/engine.pid")" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-# policy NAME LINES...: writes $work/NAME.conf (root's, 0644).
+
+# start_engine WHO [POLICY]: WHO's engine, with that policy file (--policy).
+start_engine() { engine_start "$1" ${2:+--policy "$2"}; }
 policy() {
 	local name=$1
 	shift
@@ -242,7 +223,7 @@ check "carol reads it: AES-256-GCM, signature valid" \
 as carol protect --sign "$work/carol.eml" "$work/x2.eml" 2> "$work/x2.err"
 check "RequireEncryptedSMIMEMessages: a signed-only send refused, naming require-encrypted" \
 	bash -c "test $? -eq 1 && grep -q 'require-encrypted' '$work/x2.err'"
-stop_engine carol
+engine_stop carol
 
 # 10. Bad policy files: the engine refuses to start and says why.
 bad_start() { # NAME: exit status of the engine under $work/NAME.conf; its stderr in $work/NAME.log

@@ -22,16 +22,9 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; f
 # The engines are started here and stopped by their process ids; a client
 # must never start one of its own (CARDSEALD names a program that fails).
 export CARDSEALD=/bin/false
-stop_engine() {
-	local pidfile=$work/$1/engine.pid
-	[ -f "$pidfile" ] || return 0
-	kill "$(cat "$pidfile")" 2>/dev/null
-	wait "$(cat "$pidfile")" 2>/dev/null
-	rm -f "$pidfile"
-}
 cleanup() {
 	local who
-	for who in alice bob carol; do stop_engine "$who"; done
+	for who in alice bob carol; do engine_stop "$who"; done
 	[ -n "${CS_KEEP_TEST_DIRS:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -41,24 +34,6 @@ person_module=$CS_SOFTHSM_MODULE
 person_conf_extra="crl-dir = $CS_CRL_DIR"
 . "$here/lib-person.sh"
 
-# start_engine WHO [cardseald options]: WHO's engine on the socket their CLI uses.
-start_engine() {
-	local who=$1 i sock
-	shift
-	sock=$work/$who/runtime/cardseal/socket
-	mkdir -p "$work/$who/runtime/cardseal" && chmod 700 "$work/$who/runtime/cardseal"
-	SOFTHSM2_CONF=$work/$who/softhsm2.conf XDG_CONFIG_HOME=$work/$who/config \
-		XDG_RUNTIME_DIR=$work/$who/runtime XDG_DATA_HOME=$work/$who/data \
-		"$cardseald" --foreground --config "$work/$who/config/cardseal/cardseald.conf" \
-		--socket "$sock" "$@" 2>>"$work/$who/engine.log" &
-	echo $! > "$work/$who/engine.pid"
-	for i in $(seq 100); do
-		[ -S "$sock" ] && return 0
-		kill -0 "$(cat "$work/$who/engine.pid")" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 
 json_field() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 # json_true FILE EXPR: EXPR holds for the JSON in FILE.
@@ -109,8 +84,8 @@ Content-Type: text/plain; charset=utf-8
 Hello Bob.
 MAIL
 
-start_engine alice || { echo "Bail out! alice's engine did not start"; exit 1; }
-start_engine bob || { echo "Bail out! bob's engine did not start"; exit 1; }
+engine_start alice || { echo "Bail out! alice's engine did not start"; exit 1; }
+engine_start bob || { echo "Bail out! bob's engine did not start"; exit 1; }
 as alice -q certs import "$CS_PKI/bob-rsa.cert.pem" > /dev/null
 as bob -q certs import "$CS_PKI/alice-sign-rsa.cert.pem" > /dev/null
 
@@ -123,8 +98,8 @@ check "PROTECT without flags and no defaults: refused (exit 1), nothing written"
 check "and the error says there is nothing to do" grep -q 'nothing to do' "$work/none.err"
 as alice -q settings set --account Alice@Example.org --always-sign yes --harvest no
 check "settings set (address case ignored)" test $? -eq 0
-stop_engine alice
-start_engine alice || not_ok "alice's engine restarts"
+engine_stop alice
+engine_start alice || not_ok "alice's engine restarts"
 as alice settings show --json --account alice@example.org > "$work/s1.json"
 check "after an engine restart: always-sign yes, harvest no" \
 	test "$(json_field "$work/s1.json" 'str(d["always-sign"])+str(d["harvest"])')" = TrueFalse
@@ -192,13 +167,13 @@ check "the refused settings left the manual choice as it was" test "$(json_field
 
 # 5. Automatic choice takes the newest notBefore; a manual choice that expires is reported.
 as alice -q settings set --account alice@example.org --sign-cert auto
-stop_engine alice
+engine_stop alice
 issue_for_alice alice-new "$(utc '-1 hour')" "$(utc '+1 year')" 05
 check "a newer certificate for alice on her card" test $? -eq 0
 expires=$(date -u -d '+25 seconds' +%s)
 issue_for_alice alice-short "$(utc '-2 hours')" "$(date -u -d "@$expires" +%Y%m%d%H%M%SZ)" 06
 check "and one that expires in 25 seconds" test $? -eq 0
-start_engine alice || not_ok "alice's engine restarts"
+engine_start alice || not_ok "alice's engine restarts"
 as alice -q protect --sign "$work/msg.eml" "$work/a1.eml"
 check "automatic: the newest valid certificate signs (alice-new)" test "$(signer_of "$work/a1.eml")" = "$(fingerprint "$work/alice-new.cert.pem")"
 as alice settings choose --json --account alice@example.org > "$work/c2.json"
@@ -220,9 +195,9 @@ as alice -q protect --sign "$work/msg.eml" "$work/a4.eml"
 check "back to auto: alice-new signs again" test "$(signer_of "$work/a4.eml")" = "$(fingerprint "$work/alice-new.cert.pem")"
 
 # 6. Trust: a signer that no longer chains to an anchor is not chosen.
-stop_engine alice
+engine_stop alice
 sed -i "s#^anchors = .*#anchors = $CS_PKI/rogue-ca.cert.pem#" "$work/alice/config/cardseal/cardseald.conf"
-start_engine alice || not_ok "alice's engine restarts with other anchors"
+engine_start alice || not_ok "alice's engine restarts with other anchors"
 as alice protect --sign "$work/msg.eml" "$work/t1.eml" 2> "$work/t1.err"
 check "without her CA as an anchor alice has no valid signing certificate (exit 6)" test $? -eq 6
 as alice settings choose --json --account alice@example.org > "$work/c4.json"
